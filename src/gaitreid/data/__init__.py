@@ -1,0 +1,1 @@
+"""Silhouette data: dataset layouts, readers, pretreatment, and the sequence store."""
