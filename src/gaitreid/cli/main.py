@@ -16,7 +16,6 @@ from gaitreid.errors import GaitReidError
 
 # Order here is the order in `gaitreid --help`.
 COMMAND_MODULES = [
-    "gaitreid.cli.data",
 ]
 
 
