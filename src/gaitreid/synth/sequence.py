@@ -1,0 +1,90 @@
+"""One walking sequence: a subject, a condition and a view -> raw binary silhouettes.
+
+Identity lives in `Subject` (body proportions + gait style, drawn once per subject). Each
+sequence redraws small variations (speed, amplitudes, starting phase, camera distance and
+height, clothing/bag, segmentation noise) from its own random generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gaitreid.synth.body import BodyShape, draw_body, jitter_body
+from gaitreid.synth.covariates import (adjust_body_for_coat, adjust_gait_for_bag, bag_primitives, coat_primitives,
+                                       draw_bag, draw_coat)
+from gaitreid.synth.gait import GaitStyle, draw_gait, jitter_gait, joint_angles
+from gaitreid.synth.noise import draw_noise, fray_and_hole, hidden_limbs, shadow_primitive
+from gaitreid.synth.render import Camera, Canvas, Projector, rasterise
+from gaitreid.synth.skeleton import body_primitives, pose_skeleton
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who walks: what stays the same across all of a subject's sequences."""
+
+    body: BodyShape
+    gait: GaitStyle
+
+
+def draw_subject(rng: np.random.Generator) -> Subject:
+    return Subject(body=draw_body(rng), gait=draw_gait(rng))
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Raw frame size and the ranges a sequence's recording conditions are drawn from."""
+
+    raw_height: int = 128  # raw frame rows; the standing body spans ~75% of them
+    frames: tuple[int, int] = (56, 72)  # frames per sequence (inclusive range): 2-3 gait cycles
+    elevation_deg: tuple[float, float] = (4.0, 12.0)  # camera above the walker
+    distance_m: tuple[float, float] = (4.0, 7.0)
+    view_drift_deg: tuple[float, float] = (8.0, 20.0)  # view change while the walker passes
+    view_jitter_deg: float = 2.0  # camera placement error around the nominal view
+    noise: bool = True
+
+    @property
+    def canvas(self) -> Canvas:
+        return Canvas(height=self.raw_height, width=int(round(self.raw_height * 0.8)),
+                      body_px=self.raw_height * 0.75)
+
+
+def render_sequence(subject: Subject, condition_type: str, view_deg: float, rng: np.random.Generator,
+                    cfg: RenderConfig = RenderConfig()) -> np.ndarray:
+    """Raw silhouettes [T, raw_height, raw_width] uint8 (0/255) of one recording."""
+    body = jitter_body(subject.body, rng)
+    gait = jitter_gait(subject.gait, rng)
+    bag = draw_bag(rng) if condition_type == "bg" else None
+    coat = draw_coat(rng) if condition_type == "cl" else None
+    gait = adjust_gait_for_bag(gait, bag)
+    body = adjust_body_for_coat(body, coat)
+
+    t = int(rng.integers(cfg.frames[0], cfg.frames[1] + 1))
+    phase = rng.random() + np.arange(t) / gait.cycle_frames
+    angles = joint_angles(gait, phase)
+    arm_abduction = gait.arm_abduction + (4.0 * (coat.widen - 1.0) / 0.3 if coat else 0.0)
+    sk = pose_skeleton(body, angles, gait.trunk_lean, (gait.leg_abduction, arm_abduction), gait.head_pitch)
+
+    prims = body_primitives(body, sk, sleeve=coat.sleeve if coat else 1.0)
+    if bag is not None:
+        prims += bag_primitives(bag, body, sk, phase)
+    if coat is not None:
+        prims += coat_primitives(coat, body, sk)
+    noise = draw_noise(rng) if cfg.noise else None
+    if noise is not None:
+        prims += shadow_primitive(rng, sk, noise)
+
+    drift = rng.uniform(*cfg.view_drift_deg)
+    views = view_deg + rng.normal(0.0, cfg.view_jitter_deg) + drift * (np.arange(t) / max(t - 1, 1) - 0.5)
+    camera = Camera(view_deg=views, elevation_deg=float(rng.uniform(*cfg.elevation_deg)),
+                    distance=float(rng.uniform(*cfg.distance_m)))
+    anchor = sk["pelvis"].copy()
+    anchor[:, 2] = 0.5 * body.stature  # fixed height: the bounce stays in the picture
+    canvas = cfg.canvas
+    projector = Projector(camera, canvas, body.stature, anchor)
+    hidden = hidden_limbs(rng, t, noise) if noise is not None else None
+    frames = rasterise(prims, projector, canvas, hidden)
+    if noise is not None:
+        fray_and_hole(frames, rng, noise, canvas.body_px)
+    return frames
