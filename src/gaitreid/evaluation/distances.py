@@ -13,6 +13,7 @@ so a 100k x 100k comparison runs in bounded memory; the chunk height follows a b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -25,6 +26,24 @@ METRICS: tuple[str, ...] = ("euclidean", "cosine")
 DEFAULT_CHUNK_BYTES = 256 * 2**20
 # Bytes per [b, n] element a consumer of a chunk may hold: distances, a work buffer, int64 ranks, masks.
 BYTES_PER_ELEMENT = 24
+
+
+@contextmanager
+def torch_threads(count: int):
+    """Run a block with at most `count` torch threads (restored afterwards).
+
+    Many small tensor operations (one per protocol cell) run far slower with several threads when
+    the cores are busy with other work, because idle threads spin; one thread is steady.
+    """
+    before = torch.get_num_threads()
+    if count >= before:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def check_metric(metric: str) -> str:
