@@ -39,6 +39,16 @@ def test_split_file_with_fraction(tmp_path):
     assert split.train_subjects_in(subjects) == subjects[:6]
 
 
+def test_packaged_synthetic_split_tests_only_labelled_subjects():
+    split = load_split("synthetic")
+    subjects = [f"{i:03d}" for i in range(1, 41)] + ["u00001", "u00002"]
+    test = split.test_subjects_in(subjects)
+    assert test == [f"{i:03d}" for i in range(29, 41)]  # the last 30% of the 40 labelled subjects
+    train = split.train_subjects_in(subjects)
+    assert "u00001" in train and not set(train) & set(test) and len(train) + len(test) == len(subjects)
+    assert load_split("synthetic/half").test_subjects_in(subjects)[0] == "021"
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -47,6 +57,7 @@ def test_split_file_with_fraction(tmp_path):
         (json.dumps({"splits": {"a": {"train": ["001-003"]}}}), "needs 'train' and 'test'"),
         (json.dumps({"splits": {"a": {"train": ["001-003"], "test": ["003-004"]}}}), "both train and test: 003"),
         (json.dumps({"splits": {"a": {"test_fraction": 1.5}}}), "between 0 and 1"),
+        (json.dumps({"splits": {"a": {"test_fraction": 0.5, "test_pattern": "(["}}}), "not a regular expression"),
     ],
 )
 def test_bad_split_files_name_the_file(tmp_path, content, message):

@@ -8,7 +8,8 @@ A split file names a dataset and one or more named splits:
 
 Subjects are listed one by one or as inclusive ranges of zero-padded numbers ("001-074"). A split
 may instead give `"test_fraction": 0.25`: the last quarter of the dataset's subjects (sorted) test,
-the rest train; useful for generated data whose subject count varies.
+the rest train; useful for generated data whose subject count varies. With `"test_pattern"` (a
+regular expression) only matching subjects can test (e.g. labelled `^[0-9]+$`); the others train.
 
 Names: `casia-b` (the file's default split), `casia-b/dev`, or a path `my.json` / `my.json#dev`.
 """
@@ -41,11 +42,14 @@ class Split:
     train_subjects: tuple[str, ...] | None
     test_subjects: tuple[str, ...] | None
     test_fraction: float | None = None
+    test_pattern: str | None = None  # fraction splits: only subjects matching it can test
 
     def test_subjects_in(self, available: list[str]) -> list[str]:
         """The split's test subjects that are present in `available`, sorted."""
         available = sorted(set(available))
         if self.test_fraction is not None:
+            if self.test_pattern is not None:
+                available = [s for s in available if re.search(self.test_pattern, s)]
             n_test = min(len(available), max(1, math.ceil(self.test_fraction * len(available)))) if available else 0
             return available[len(available) - n_test :]
         chosen = set(self.test_subjects or ())
@@ -92,9 +96,15 @@ def load_split(name_or_path: str) -> Split:
     entry = data["splits"][split_name]
     where = f"{source} split {split_name!r}"
     fraction = entry.get("test_fraction")
+    pattern = entry.get("test_pattern")
     if fraction is not None:
         if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
             raise ConfigError(f"{where}: test_fraction must be a number between 0 and 1, got {fraction!r}")
+        if pattern is not None:
+            try:
+                re.compile(str(pattern))
+            except re.error as err:
+                raise ConfigError(f"{where}: test_pattern {pattern!r} is not a regular expression ({err})") from err
         train = test = None
     else:
         if "train" not in entry or "test" not in entry:
@@ -110,6 +120,7 @@ def load_split(name_or_path: str) -> Split:
         train_subjects=train,
         test_subjects=test,
         test_fraction=float(fraction) if fraction is not None else None,
+        test_pattern=str(pattern) if fraction is not None and pattern is not None else None,
     )
 
 
