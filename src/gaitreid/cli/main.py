@@ -17,6 +17,8 @@ from gaitreid.errors import GaitReidError
 # Order here is the order in `gaitreid --help`.
 COMMAND_MODULES = [
     "gaitreid.cli.synth",
+    "gaitreid.cli.train",
+    "gaitreid.cli.run",
 ]
 
 
