@@ -76,7 +76,8 @@ def pretreat_sequence(frames: np.ndarray, cfg: PretreatConfig = PretreatConfig()
         raise ValueError(f"expected frames [T, H, W], got shape {frames.shape}")
     if frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames, got {frames.dtype}")
-    kept = frames[foreground_mask(frames, cfg)]
+    usable = foreground_mask(frames, cfg)
+    kept = frames if usable.all() else frames[usable]
     out = np.zeros((len(kept), cfg.height, cfg.width), dtype=np.uint8)
     if len(kept) == 0:
         return out
@@ -89,6 +90,9 @@ def pretreat_sequence(frames: np.ndarray, cfg: PretreatConfig = PretreatConfig()
     unique_crops, group_of_frame = np.unique(crops, axis=0, return_inverse=True)
     group_of_frame = group_of_frame.reshape(-1)
     for g, (top, bottom) in enumerate(unique_crops):
+        if len(unique_crops) == 1:  # the usual case for pretreated data: no gather, no scatter
+            out[:] = _centre_and_cut(_resize_to_height(kept[:, top:bottom, :], cfg.height), cfg.width)
+            break
         members = np.flatnonzero(group_of_frame == g)
         resized = _resize_to_height(kept[members, top:bottom, :], cfg.height)  # [n, height, w']
         out[members] = _centre_and_cut(resized, cfg.width)
@@ -120,11 +124,17 @@ def half_mass_columns(frames: np.ndarray) -> np.ndarray:
 
 
 def _centre_and_cut(frames: np.ndarray, width: int) -> np.ndarray:
-    """[n, h, w'] -> [n, h, width]: the half-mass column lands on column width // 2."""
+    """[n, h, w'] -> [n, h, width]: the half-mass column lands on column width // 2.
+
+    Frames are grouped by centre column (in a walking sequence only a few distinct values), so
+    each group is one slice copy rather than a per-pixel gather.
+    """
     n, h, w = frames.shape
     centres = half_mass_columns(frames)  # [n]
-    padded = np.zeros((n, h, w + 2 * width), dtype=np.uint8)
-    padded[:, :, width : width + w] = frames
-    first = centres - width // 2 + width  # first source column in padded coordinates
-    columns = first[:, None] + np.arange(width)[None, :]  # [n, width]
-    return np.take_along_axis(padded, columns[:, None, :], axis=2)  # [n, h, width]
+    out = np.zeros((n, h, width), dtype=np.uint8)
+    for centre in np.unique(centres):
+        first = int(centre) - width // 2  # source column that lands on output column 0
+        src_lo, src_hi = max(first, 0), min(first + width, w)
+        members = centres == centre
+        out[members, :, src_lo - first : src_hi - first] = frames[members, :, src_lo:src_hi]
+    return out

@@ -1,0 +1,166 @@
+"""Convert a scanned dataset: read and pretreat every sequence (in parallel), write a store.
+
+`load_pretreated` is the per-sequence job (read, pretreat, check length); `iter_pretreated` runs
+it over all sequences in worker processes, in a fixed order; `convert_scan` writes the results
+into a `StoreWriter` and returns a `ConversionSummary` of what was found, kept and skipped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from gaitreid.data.layout import SequenceKey
+from gaitreid.data.pretreat import PretreatConfig, pretreat_sequence
+from gaitreid.data.problems import NO_FOREGROUND, TOO_SHORT, Problem, count_kinds, report
+from gaitreid.data.readers import read_sequence
+from gaitreid.data.scan import ScanResult, SequenceSource
+from gaitreid.data.store import StoreWriter
+from gaitreid.errors import DataError
+
+# Below this many sequences, starting worker processes costs more than it saves.
+MIN_SEQUENCES_FOR_WORKERS = 64
+
+
+@dataclass
+class SequenceResult:
+    key: SequenceKey
+    frames: np.ndarray | None  # [T', height, width] uint8 pretreated; None when unusable
+    frames_read: int
+    problems: list[Problem]
+
+
+@dataclass
+class ConversionSummary:
+    """What a conversion (or an inspection) found, kept and skipped."""
+
+    sequences_found: int = 0
+    sequences_usable: int = 0
+    frames_read: int = 0
+    frames_kept: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    missing: list[SequenceKey] = field(default_factory=list)
+    unusable: list[str] = field(default_factory=list)  # "KEY: reason" per skipped sequence
+
+    def to_dict(self) -> dict:
+        return {
+            "sequences_found": self.sequences_found,
+            "sequences_usable": self.sequences_usable,
+            "frames_read": self.frames_read,
+            "frames_kept": self.frames_kept,
+            "frames_dropped": self.frames_read - self.frames_kept,
+            "problem_counts": count_kinds(self.problems),
+            "problems": [p.to_dict() for p in self.problems],
+            "missing": [str(k) for k in self.missing],
+            "unusable": self.unusable,
+        }
+
+
+def load_pretreated(source: SequenceSource, cfg: PretreatConfig) -> SequenceResult:
+    """Read and pretreat one sequence; unusable ones come back with frames=None and a problem."""
+    frames, problems = read_sequence(source)
+    if len(frames) == 0:
+        return SequenceResult(source.key, None, 0, problems)
+    treated = pretreat_sequence(frames, cfg)
+    if len(treated) == 0:
+        problems.append(report(NO_FOREGROUND, source.folder, f"all {len(frames)} frames are black or nearly so (skipped)"))
+        return SequenceResult(source.key, None, len(frames), problems)
+    if len(treated) < cfg.min_frames:
+        problems.append(report(
+            TOO_SHORT, source.folder,
+            f"only {len(treated)} usable frame(s) of {len(frames)}, fewer than min_frames={cfg.min_frames} (skipped)",
+        ))
+        return SequenceResult(source.key, None, len(frames), problems)
+    return SequenceResult(source.key, treated, len(frames), problems)
+
+
+def _worker_init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _job(args: tuple[SequenceSource, PretreatConfig]) -> SequenceResult:
+    return load_pretreated(*args)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def iter_pretreated(sources: list[SequenceSource], cfg: PretreatConfig, workers: int | None = None,
+                    progress: bool = True, desc: str = "converting") -> Iterator[SequenceResult]:
+    """Results in the order of `sources`; `workers` processes (None: one per core, max 8)."""
+    workers = default_workers() if workers is None else max(1, workers)
+    jobs = [(source, cfg) for source in sources]
+    bar = tqdm(total=len(jobs), desc=desc, unit="seq", disable=not progress or None, leave=False)
+    try:
+        if workers == 1 or len(jobs) < MIN_SEQUENCES_FOR_WORKERS:
+            for job in jobs:
+                yield _job(job)
+                bar.update()
+            return
+        # fork where there is one: no re-import of the caller's __main__ (a script without a
+        # main guard still works) and no start-up cost; workers only run numpy and cv2.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with multiprocessing.get_context(method).Pool(workers, initializer=_worker_init) as pool:
+            for result in pool.imap(_job, jobs, chunksize=4):
+                yield result
+                bar.update()
+    finally:
+        bar.close()
+
+
+def _reason(result: SequenceResult) -> str:
+    return f"{result.key}: {result.problems[-1].message}" if result.problems else f"{result.key}: no frames"
+
+
+def convert_scan(scan: ScanResult, cfg: PretreatConfig, writer: StoreWriter | None,
+                 workers: int | None = None, progress: bool = True) -> ConversionSummary:
+    """Pretreat every scanned sequence into `writer` (None: only inspect); DataError if none is usable."""
+    summary = ConversionSummary(sequences_found=len(scan.sequences), problems=list(scan.problems),
+                                missing=scan.missing_keys())
+    desc = "converting" if writer is not None else "checking"
+    for result in iter_pretreated(scan.sequences, cfg, workers, progress, desc):
+        summary.problems.extend(result.problems)
+        summary.frames_read += result.frames_read
+        if result.frames is None:
+            summary.unusable.append(_reason(result))
+            continue
+        summary.sequences_usable += 1
+        summary.frames_kept += len(result.frames)
+        if writer is not None:
+            writer.add(result.key, result.frames)
+    if summary.sequences_usable == 0:
+        counts = ", ".join(f"{n} {kind}" for kind, n in count_kinds(summary.problems).items())
+        raise DataError(f"{scan.root}: no usable sequence among {summary.sequences_found} found ({counts})")
+    return summary
+
+
+def source_listing_signature(root: Path) -> tuple[int, str]:
+    """(file count, hex digest) over every visible file's relative path, size and mtime."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    count = 0
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(Path(entry.path))
+                    continue
+                stat = entry.stat()
+                rel = os.path.relpath(entry.path, root)
+                digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                count += 1
+    return count, digest.hexdigest()
