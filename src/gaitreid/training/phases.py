@@ -4,6 +4,7 @@ The one loop in `trainer.py` asks a phase for:
     sampler(...)                  which sequences each step uses (DDP-aware, from seed + step)
     batch(step, rng)              the step's tensors: float clips [n, s, h, w], augmented (+ labels)
     head(model)                   a training-only module after the model (SSL projection) or None
+    prepare_model(model)          once: e.g. switch off parameters the loss never reaches
     loss(outputs, batch)          (scalar loss, stats) from the network's outputs
     before_step(model, step)      per-step model changes (freezing early layers for a while)
 
@@ -73,6 +74,9 @@ class Phase:
     def head(self, model: nn.Module) -> nn.Module | None:
         return None
 
+    def prepare_model(self, model: nn.Module) -> None:
+        """Once, before training: e.g. switch off parameters the phase's loss never reaches."""
+
     def loss(self, outputs: dict[str, torch.Tensor], batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
@@ -111,6 +115,12 @@ class SSLPhase(Phase):
 
         in_dim = model.embedding_dim * model.num_parts
         return ProjectionHead(in_dim, self.cfg.projection_hidden, self.cfg.projection_dim)
+
+    def prepare_model(self, model):
+        # NT-Xent sees the pre-BN embeddings through the projection head: the BN neck gets no
+        # gradient here (DDP requires every trainable parameter to get one)
+        for param in model.neck.parameters():
+            param.requires_grad_(False)
 
     def loss(self, outputs, batch):
         z = outputs["projections"]  # [2n, d]

@@ -252,6 +252,7 @@ def train_phase(
             if main:
                 log.info("%s: initialised from %s", phase_name, source)
 
+    phase.prepare_model(model)
     if runtime.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -380,6 +381,8 @@ def train_phase(
             bar.close()
         metrics.close()
 
+    if runtime.distributed:
+        torch.distributed.barrier()  # the final checkpoint (rank 0) exists before any rank moves on
     elapsed = time.time() - t_start
     chosen = ckpt.best_checkpoint(phase_dir) or ckpt.latest_checkpoint(phase_dir) if main else None
     return PhaseResult(
