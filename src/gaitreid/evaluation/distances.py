@@ -23,20 +23,20 @@ from gaitreid.errors import GaitReidError
 METRICS: tuple[str, ...] = ("euclidean", "cosine")
 
 # Budget for one chunk of work: the [b, n] distance block and the buffers derived from it.
-DEFAULT_CHUNK_BYTES = 256 * 2**20
+DEFAULT_CHUNK_BYTES = 32 * 2**20
 # Bytes per [b, n] element a consumer of a chunk may hold: distances, a work buffer, int64 ranks, masks.
 BYTES_PER_ELEMENT = 24
 
 
 @contextmanager
-def torch_threads(count: int):
+def torch_threads(count: int | None):
     """Run a block with at most `count` torch threads (restored afterwards).
 
     Many small tensor operations (one per protocol cell) run far slower with several threads when
     the cores are busy with other work, because idle threads spin; one thread is steady.
     """
     before = torch.get_num_threads()
-    if count >= before:
+    if count is None or count >= before:
         yield
         return
     torch.set_num_threads(count)
