@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "gaitreid.cli.synth",
     "gaitreid.cli.train",
     "gaitreid.cli.run",
+    "gaitreid.cli.evaluate",
 ]
 
 
