@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "gaitreid.cli.train",
     "gaitreid.cli.run",
     "gaitreid.cli.evaluate",
+    "gaitreid.cli.gallery",
 ]
 
 
