@@ -51,7 +51,7 @@ def test_corrupt_and_zero_byte_png_frames_are_skipped_with_their_path(tmp_path, 
     zero.write_bytes(b"")
     corrupt = folder / "001-nm-01-000-005.png"
     corrupt.write_bytes(corrupt.read_bytes()[:30])
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="gaitreid.data"):
         frames, problems = read_sequence(scan_tree(tmp_path).sequences[0])
     assert len(frames) == 6
     assert kinds(problems) == [UNREADABLE_FILE, UNREADABLE_FILE]

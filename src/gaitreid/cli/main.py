@@ -16,6 +16,7 @@ from gaitreid.errors import GaitReidError
 
 # Order here is the order in `gaitreid --help`.
 COMMAND_MODULES = [
+    "gaitreid.cli.data",
     "gaitreid.cli.synth",
     "gaitreid.cli.train",
     "gaitreid.cli.run",
