@@ -1,0 +1,1 @@
+"""Silhouettes from video: background subtraction, clean-up, one track per person, pretreatment."""
