@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "gaitreid.cli.run",
     "gaitreid.cli.evaluate",
     "gaitreid.cli.gallery",
+    "gaitreid.cli.extract",
 ]
 
 
