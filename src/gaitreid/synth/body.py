@@ -50,7 +50,7 @@ class BodyShape:
 
 # Population means (fractions of stature) and relative standard deviations.
 _MEAN = dict(
-    head_height=0.132, head_width=0.050, head_depth=0.058, neck_length=0.040,
+    head_height=0.138, head_width=0.055, head_depth=0.062, neck_length=0.040,
     chest_height=0.130, chest_width=0.100, chest_depth=0.080,
     waist_width=0.095, waist_depth=0.075, pelvis_height=0.105,
     shoulder_width=0.118, hip_width=0.055, hip_height=0.530,
@@ -76,7 +76,7 @@ def draw_body(rng: np.random.Generator) -> BodyShape:
     values = {name: mean * (1.0 + _REL_SD[name] * rng.standard_normal()) for name, mean in _MEAN.items()}
     # Leg length anticorrelates a little with trunk length (the fractions sum to one stature).
     values["hip_height"] = values["thigh"] + values["shank"] + 0.039 * (1 + 0.05 * rng.standard_normal())
-    build = float(np.exp(0.10 * rng.standard_normal()))  # ~0.8 slim .. ~1.25 heavy
+    build = float(np.exp(0.07 * rng.standard_normal()))  # ~0.85 slim .. ~1.15 heavy
     for name in _WIDTHS:
         values[name] *= build
     values["waist_depth"] *= build ** 0.5  # heavier people gain depth at the belly most
@@ -90,7 +90,7 @@ def draw_body(rng: np.random.Generator) -> BodyShape:
     return BodyShape(stature=stature, **{k: float(v) for k, v in values.items()})
 
 
-def jitter_body(body: BodyShape, rng: np.random.Generator, scale: float = 0.015) -> BodyShape:
+def jitter_body(body: BodyShape, rng: np.random.Generator, scale: float = 0.01) -> BodyShape:
     """The same body on another day: widths change a little (clothes, posture), lengths barely."""
     factors = {}
     for f in fields(BodyShape):

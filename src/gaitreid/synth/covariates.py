@@ -51,10 +51,10 @@ def draw_bag(rng: np.random.Generator) -> Bag:
 
 def draw_coat(rng: np.random.Generator) -> Coat:
     return Coat(
-        widen=float(rng.uniform(1.12, 1.40)),
-        sleeve=float(rng.uniform(1.15, 1.50)),
-        hem=float(rng.uniform(0.30, 1.20)),
-        flare=float(rng.uniform(1.3, 2.0)),
+        widen=float(rng.uniform(1.15, 1.50)),
+        sleeve=float(rng.uniform(1.2, 1.6)),
+        hem=float(rng.uniform(0.40, 1.30)),
+        flare=float(rng.uniform(1.4, 2.2)),
     )
 
 

@@ -31,12 +31,12 @@ import numpy as np
 from gaitreid.data.layout import CASIA_B_CONDITIONS, CASIA_B_VIEWS, SequenceKey
 from gaitreid.data.pretreat import PretreatConfig, pretreat_sequence
 from gaitreid.errors import ConfigError
-from gaitreid.synth.sequence import RenderConfig, Subject, draw_subject, render_sequence
+from gaitreid.synth.sequence import CameraRig, RenderConfig, Subject, draw_subject, render_sequence
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("store", "pkl", "png")
-_LABELLED, _UNLABELLED = 0, 1
+_LABELLED, _UNLABELLED, _CAMERAS = 0, 1, 2
 MANIFEST_NAME = "synth.json"
 
 
@@ -129,10 +129,18 @@ def plan_jobs(cfg: SynthConfig) -> list[SequenceJob]:
     return jobs
 
 
+def camera_rig(cfg: SynthConfig, view: str) -> CameraRig:
+    """The fixed camera of one view folder, shared by every sequence (labelled or not) of that view."""
+    light_deg = float(_rng(cfg, (_CAMERAS, 1_000)).uniform(0.0, 360.0))  # one studio light
+    return cfg.render.draw_rig(_rng(cfg, (_CAMERAS, CASIA_B_VIEWS.index(view))), light_deg)
+
+
 def raw_sequence(cfg: SynthConfig, job: SequenceJob, subject: Subject | None = None) -> np.ndarray:
     """Raw silhouettes [T, raw_h, raw_w] uint8 of one job."""
     subject = subject or make_subject(cfg, job.subject_index)
-    return render_sequence(subject, job.key.condition_type, job.view_deg, _rng(cfg, job.spawn_key), cfg.render)
+    walk_rng = _rng(cfg, job.spawn_key[:3])  # (mode, subject, condition): the walk all views film
+    return render_sequence(subject, job.key.condition_type, job.view_deg, camera_rig(cfg, job.key.view),
+                           walk_rng, _rng(cfg, job.spawn_key), cfg.render)
 
 
 # --- parallel generation -------------------------------------------------------------------

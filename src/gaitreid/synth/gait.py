@@ -67,7 +67,9 @@ class GaitStyle:
     lateral_sway: float  # side-to-side pelvis travel, fraction of stature
     side_ratio: float  # left-leg amplitude / right-leg amplitude
     side_lag: float  # left leg phase lag beyond half a cycle, in cycles
-    arm_ratio: float  # left-arm swing / right-arm swing
+    arm_ratio: float  # left-arm swing / right-arm swing (healthy adults differ a lot here)
+    arm_abduction_asym: float  # left arm held this much further out than the right
+    trunk_roll: float  # sideways trunk tilt (+ = towards the left), a postural habit
 
     def scaled(self, speed: float, stride: float, arms: float) -> "GaitStyle":
         """The same walker a little faster/slower, with longer/shorter steps and arm swing."""
@@ -123,7 +125,9 @@ def draw_gait(rng: np.random.Generator) -> GaitStyle:
         lateral_sway=float(np.clip(rng.normal(0.012, 0.004), 0.003, 0.025)),
         side_ratio=float(np.clip(rng.normal(1.0, 0.05), 0.85, 1.15)),
         side_lag=float(rng.normal(0.0, 0.012)),
-        arm_ratio=float(np.clip(rng.normal(1.0, 0.15), 0.6, 1.4)),
+        arm_ratio=float(np.exp(np.clip(rng.normal(0.0, 0.3), -0.8, 0.8))),
+        arm_abduction_asym=float(rng.normal(0.0, 3.0)),
+        trunk_roll=float(rng.normal(0.0, 1.5)),
     )
 
 

@@ -1,8 +1,10 @@
 """Segmentation noise like real background-subtracted silhouettes.
 
 Real CASIA-B silhouettes have ragged edges, holes where clothes match the background, limbs
-that vanish for a few frames, and a shadow blob at the feet. Each sequence draws how much of
-each it suffers, so some recordings are clean and some are poor.
+that vanish for a few frames, and a shadow blob at the feet. How much of each depends first on
+the camera (its background and the studio lighting are fixed: one camera's silhouettes carry a
+shadow, another's are ragged) and then on the recording, so some sequences are clean and some
+are poor. The light comes from one fixed direction relative to the walking path.
 """
 
 from __future__ import annotations
@@ -25,12 +27,32 @@ class NoiseLevel:
     shadow: float  # shadow length in metres along the ground (0 = none)
 
 
-def draw_noise(rng: np.random.Generator) -> NoiseLevel:
+@dataclass(frozen=True)
+class CameraNoise:
+    """What one camera's background and lighting do to every silhouette it records."""
+
+    edge: float  # typical outline raggedness
+    hole_rate: float
+    shadow: float  # shadow length in metres (0: no shadow reaches this camera's silhouettes)
+    light_deg: float  # direction the shadow falls, walker frame (0 = ahead, 90 = to the left)
+
+
+def draw_camera_noise(rng: np.random.Generator, light_deg: float) -> CameraNoise:
+    return CameraNoise(
+        edge=float(rng.uniform(0.1, 0.45)),
+        hole_rate=float(rng.choice([0.0, 0.02, 0.05])),
+        shadow=float(rng.choice([0.0, rng.uniform(0.25, 0.6)])),
+        light_deg=light_deg,
+    )
+
+
+def draw_noise(rng: np.random.Generator, camera: CameraNoise) -> NoiseLevel:
+    """One recording's noise: the camera's, varied a little."""
     return NoiseLevel(
-        edge=float(rng.uniform(0.1, 0.5)),
-        hole_rate=float(rng.choice([0.0, 0.02, 0.06])),
+        edge=float(np.clip(camera.edge + rng.normal(0.0, 0.08), 0.05, 0.6)),
+        hole_rate=camera.hole_rate * float(rng.choice([0.0, 1.0, 2.0])),
         limb_rate=float(rng.choice([0.0, 0.0, 0.02, 0.05])),
-        shadow=float(rng.choice([0.0, 0.0, 0.0, rng.uniform(0.25, 0.6)])),
+        shadow=camera.shadow * float(rng.uniform(0.85, 1.15)),
     )
 
 
@@ -50,13 +72,13 @@ def hidden_limbs(rng: np.random.Generator, t: int, level: NoiseLevel) -> dict[st
     return hidden
 
 
-def shadow_primitive(rng: np.random.Generator, sk: Skeleton, level: NoiseLevel) -> list[Ellipsoid]:
-    """A flat blob on the ground between the feet, cast towards a fixed direction."""
+def shadow_primitive(rng: np.random.Generator, sk: Skeleton, level: NoiseLevel, light_deg: float) -> list[Ellipsoid]:
+    """A flat blob on the ground between the feet, cast towards the light's direction."""
     if level.shadow <= 0:
         return []
     t = sk["pelvis"].shape[0]
     feet = (sk["heel_r"] + sk["toe_r"] + sk["heel_l"] + sk["toe_l"]) / 4.0
-    direction = float(rng.uniform(0, 2 * np.pi))
+    direction = np.deg2rad(light_deg + rng.normal(0.0, 5.0))
     c, s = np.cos(direction), np.sin(direction)
     along = np.array([c, s, 0.0]) * level.shadow / 2
     across = np.array([-s, c, 0.0]) * float(rng.uniform(0.10, 0.20))

@@ -2,7 +2,9 @@
 
 Identity lives in `Subject` (body proportions + gait style, drawn once per subject). Each
 sequence redraws small variations (speed, amplitudes, starting phase, camera distance and
-height, clothing/bag, segmentation noise) from its own random generator.
+height, clothing/bag, segmentation noise). As in CASIA-B, where 11 cameras film the same walk,
+a walk's own variation (speed, amplitudes, bag, coat) is shared by its views (`walk_rng`),
+while each camera's view adds its own (`view_rng`: length, path jitter, segmentation noise).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from gaitreid.synth.body import BodyShape, draw_body, jitter_body
 from gaitreid.synth.covariates import (adjust_body_for_coat, adjust_gait_for_bag, bag_primitives, coat_primitives,
                                        draw_bag, draw_coat)
 from gaitreid.synth.gait import GaitStyle, draw_gait, jitter_gait, joint_angles
-from gaitreid.synth.noise import draw_noise, fray_and_hole, hidden_limbs, shadow_primitive
+from gaitreid.synth.noise import CameraNoise, draw_camera_noise, draw_noise, fray_and_hole, hidden_limbs, shadow_primitive
 from gaitreid.synth.render import Camera, Canvas, Projector, rasterise
 from gaitreid.synth.skeleton import body_primitives, pose_skeleton
 
@@ -33,16 +35,34 @@ def draw_subject(rng: np.random.Generator) -> Subject:
 
 
 @dataclass(frozen=True)
+class CameraRig:
+    """One view's fixed camera: how high, how far, how much the view turns as the walker passes."""
+
+    elevation_deg: float
+    distance: float
+    drift_deg: float
+    noise: CameraNoise
+
+
+@dataclass(frozen=True)
 class RenderConfig:
     """Raw frame size and the ranges a sequence's recording conditions are drawn from."""
 
     raw_height: int = 128  # raw frame rows; the standing body spans ~75% of them
     frames: tuple[int, int] = (56, 72)  # frames per sequence (inclusive range): 2-3 gait cycles
-    elevation_deg: tuple[float, float] = (4.0, 12.0)  # camera above the walker
-    distance_m: tuple[float, float] = (4.0, 7.0)
+    # Each view has one fixed camera (as in CASIA-B's studio); its set-up is drawn from these:
+    elevation_deg: tuple[float, float] = (6.0, 20.0)  # camera above the walker
+    distance_m: tuple[float, float] = (3.0, 6.0)
     view_drift_deg: tuple[float, float] = (8.0, 20.0)  # view change while the walker passes
-    view_jitter_deg: float = 2.0  # camera placement error around the nominal view
+    # ... and each recording varies a little around it:
+    view_jitter_deg: float = 1.0  # the walker's path is never exactly the same
     noise: bool = True
+
+    def draw_rig(self, rng: np.random.Generator, light_deg: float) -> CameraRig:
+        return CameraRig(elevation_deg=float(rng.uniform(*self.elevation_deg)),
+                         distance=float(rng.uniform(*self.distance_m)),
+                         drift_deg=float(rng.uniform(*self.view_drift_deg)),
+                         noise=draw_camera_noise(rng, light_deg))
 
     @property
     def canvas(self) -> Canvas:
@@ -50,35 +70,37 @@ class RenderConfig:
                       body_px=self.raw_height * 0.75)
 
 
-def render_sequence(subject: Subject, condition_type: str, view_deg: float, rng: np.random.Generator,
+def render_sequence(subject: Subject, condition_type: str, view_deg: float, rig: CameraRig,
+                    walk_rng: np.random.Generator, view_rng: np.random.Generator,
                     cfg: RenderConfig = RenderConfig()) -> np.ndarray:
-    """Raw silhouettes [T, raw_height, raw_width] uint8 (0/255) of one recording."""
-    body = jitter_body(subject.body, rng)
-    gait = jitter_gait(subject.gait, rng)
-    bag = draw_bag(rng) if condition_type == "bg" else None
-    coat = draw_coat(rng) if condition_type == "cl" else None
+    """Raw silhouettes [T, raw_height, raw_width] uint8 (0/255) of one walk seen from one view."""
+    body = jitter_body(subject.body, walk_rng)
+    gait = jitter_gait(subject.gait, walk_rng)
+    bag = draw_bag(walk_rng) if condition_type == "bg" else None
+    coat = draw_coat(walk_rng) if condition_type == "cl" else None
     gait = adjust_gait_for_bag(gait, bag)
     body = adjust_body_for_coat(body, coat)
+    start_phase = walk_rng.random()
 
+    rng = view_rng
     t = int(rng.integers(cfg.frames[0], cfg.frames[1] + 1))
-    phase = rng.random() + np.arange(t) / gait.cycle_frames
+    phase = start_phase + np.arange(t) / gait.cycle_frames
     angles = joint_angles(gait, phase)
-    arm_abduction = gait.arm_abduction + (4.0 * (coat.widen - 1.0) / 0.3 if coat else 0.0)
-    sk = pose_skeleton(body, angles, gait.trunk_lean, (gait.leg_abduction, arm_abduction), gait.head_pitch)
+    coat_arms = 4.0 * (coat.widen - 1.0) / 0.3 if coat else 0.0  # sleeves over a thick coat stand out
+    sk = pose_skeleton(body, angles, gait, coat_arms)
 
     prims = body_primitives(body, sk, sleeve=coat.sleeve if coat else 1.0)
     if bag is not None:
         prims += bag_primitives(bag, body, sk, phase)
     if coat is not None:
         prims += coat_primitives(coat, body, sk)
-    noise = draw_noise(rng) if cfg.noise else None
+    noise = draw_noise(rng, rig.noise) if cfg.noise else None
     if noise is not None:
-        prims += shadow_primitive(rng, sk, noise)
+        prims += shadow_primitive(rng, sk, noise, rig.noise.light_deg)
 
-    drift = rng.uniform(*cfg.view_drift_deg)
-    views = view_deg + rng.normal(0.0, cfg.view_jitter_deg) + drift * (np.arange(t) / max(t - 1, 1) - 0.5)
-    camera = Camera(view_deg=views, elevation_deg=float(rng.uniform(*cfg.elevation_deg)),
-                    distance=float(rng.uniform(*cfg.distance_m)))
+    sweep = np.arange(t) / max(t - 1, 1) - 0.5
+    views = view_deg + rng.normal(0.0, cfg.view_jitter_deg) + rig.drift_deg * sweep
+    camera = Camera(view_deg=views, elevation_deg=rig.elevation_deg, distance=rig.distance)
     anchor = sk["pelvis"].copy()
     anchor[:, 2] = 0.5 * body.stature  # fixed height: the bounce stays in the picture
     canvas = cfg.canvas

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gaitreid.synth.body import BodyShape
-from gaitreid.synth.gait import JointAngles
+from gaitreid.synth.gait import GaitStyle, JointAngles
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,13 @@ def rot_z(angle: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([c, -s, o], -1), np.stack([s, c, o], -1), np.stack([o, o, i], -1)], -2)
 
 
+def rot_x(angle: np.ndarray) -> np.ndarray:
+    """[T,3,3] rotations about the walking direction (+ tips the top towards the right)."""
+    c, s = np.cos(angle), np.sin(angle)
+    o, i = np.zeros_like(angle), np.ones_like(angle)
+    return np.stack([np.stack([i, o, o], -1), np.stack([o, c, -s], -1), np.stack([o, s, c], -1)], -2)
+
+
 def rot_y(angle: np.ndarray) -> np.ndarray:
     """[T,3,3] rotations about the walker's left axis (+ tips the top forward)."""
     c, s = np.cos(angle), np.sin(angle)
@@ -88,15 +95,23 @@ class Skeleton:
         return self.joints[name]
 
 
-def pose_skeleton(body: BodyShape, angles: JointAngles, lean_deg: float, abduction_deg: tuple[float, float],
-                  head_pitch_deg: float) -> Skeleton:
-    """Joint positions for every frame; the feet are put on the ground afterwards."""
+def pose_skeleton(body: BodyShape, angles: JointAngles, style: GaitStyle, extra_arm_abduction: float = 0.0) -> Skeleton:
+    """Joint positions for every frame; the feet are put on the ground afterwards.
+
+    `style` gives the posture (trunk lean and roll, head pitch, how far arms and legs are held
+    out); `extra_arm_abduction` (degrees) pushes the arms out further (a thick coat).
+    """
     H = body.stature
     t = angles.hip_r.size
     pelvis_rot = rot_z(angles.pelvis_yaw)
+    lean_deg, head_pitch_deg = style.trunk_lean, style.head_pitch
     lean = np.full(t, np.deg2rad(lean_deg))
-    thorax = rot_z(angles.thorax_yaw) @ rot_y(lean)
-    leg_abd, arm_abd = np.deg2rad(abduction_deg[0]), np.deg2rad(abduction_deg[1])
+    # roll: rot_x(+) tips the top to the walker's right, trunk_roll + means to the left
+    thorax = rot_z(angles.thorax_yaw) @ rot_y(lean) @ rot_x(np.full(t, -np.deg2rad(style.trunk_roll)))
+    leg_abd = np.deg2rad(style.leg_abduction)
+    arm_abd_deg = style.arm_abduction + extra_arm_abduction
+    arm_abd_side = {"r": np.deg2rad(max(0.0, arm_abd_deg - style.arm_abduction_asym / 2)),
+                    "l": np.deg2rad(max(0.0, arm_abd_deg + style.arm_abduction_asym / 2))}
 
     j: dict[str, np.ndarray] = {}
     pelvis = np.zeros((t, 3))
@@ -120,8 +135,9 @@ def pose_skeleton(body: BodyShape, angles: JointAngles, lean_deg: float, abducti
     trunk_up = 0.288 * H
     j["chest"] = pelvis + _apply(thorax, np.array([0.0, 0.0, trunk_up - 0.110 * H]))
     for side, s in (("r", -1.0), ("l", 1.0)):
-        shoulder = pelvis + _apply(thorax, np.array([-0.005 * H, s * body.shoulder_width * H, trunk_up]))
+        shoulder = pelvis + _apply(thorax, np.array([-0.005 * H, s * body.shoulder_width * H, trunk_up - 0.012 * H]))
         sh_a, el_a = getattr(angles, f"shoulder_{side}"), getattr(angles, f"elbow_{side}")
+        arm_abd = arm_abd_side[side]
         elbow = shoulder + body.upper_arm * H * _sagittal(sh_a, arm_abd, s)
         wrist = elbow + body.forearm * H * _sagittal(sh_a + el_a, arm_abd * 0.6, s)
         hand = wrist + body.hand * H * _sagittal(sh_a + el_a * 1.1, arm_abd * 0.6, s)
@@ -154,7 +170,7 @@ def body_primitives(body: BodyShape, sk: Skeleton, sleeve: float = 1.0) -> list[
         Capsule("neck", sk["neck_base"] - np.array([0, 0, 0.03 * H]), sk["neck_top"], 0.028 * H, 0.024 * H, False, False),
         Ellipsoid("chest", sk["chest"], ellipsoid_axes(sk.thorax, (body.chest_depth * H, body.chest_width * H, body.chest_height * H))),
         Ellipsoid("pelvis", sk["waist"], ellipsoid_axes(sk.pelvis, (body.waist_depth * H, body.waist_width * H, body.pelvis_height * H))),
-        Capsule("shoulders", sk["shoulder_r"], sk["shoulder_l"], ar * 1.15, ar * 1.15),
+        Capsule("shoulders", sk["shoulder_r"], sk["shoulder_l"], ar * 1.05, ar * 1.05),
     ]
     for s in ("r", "l"):
         prims += [
