@@ -1,0 +1,1 @@
+"""Export of the embedding network for other runtimes (ONNX)."""
