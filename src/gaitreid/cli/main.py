@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "gaitreid.cli.evaluate",
     "gaitreid.cli.gallery",
     "gaitreid.cli.extract",
+    "gaitreid.cli.export",
 ]
 
 
