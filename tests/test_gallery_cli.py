@@ -145,3 +145,24 @@ def test_calibrate_stores_a_threshold_identify_then_uses(world, tmp_path, capsys
     assert "target FAR 10.00%" in out
     code, _, err = run(capsys, "calibrate", "--gallery", gallery, "--data", data, "--subjects", "900-999")
     assert code == 2 and "matches none" in err
+
+
+def test_identify_with_the_index_keeps_it_beside_the_gallery_until_the_gallery_changes(world, tmp_path, capsys):
+    gallery = tmp_path / "people.db"
+    walks = world["walks"]
+    for person in range(4):
+        assert run(capsys, "enrol", "--gallery", gallery, "--model", world["model"], "--identity", f"p{person}", *walks[person])[0] == 0
+    code, exact, _ = run(capsys, "identify", "--gallery", gallery, "--search", "exact", walks[2][1])
+    code, indexed, _ = run(capsys, "identify", "--gallery", gallery, "--search", "index", walks[2][1])
+    ranked = lambda out: [(line.split()[1], float(line.split()[2])) for line in out.splitlines()[1:-1]]
+    assert code == 0 and [n for n, _ in ranked(indexed)] == [n for n, _ in ranked(exact)]  # 8 rows: it sees all
+    np.testing.assert_allclose([d for _, d in ranked(indexed)], [d for _, d in ranked(exact)], atol=1e-4)
+    index_file = tmp_path / "people.db.faiss"
+    stamp = index_file.with_name("people.db.faiss.json")
+    first = stamp.read_text()
+    mtime = index_file.stat().st_mtime_ns
+    run(capsys, "identify", "--gallery", gallery, "--search", "index", walks[2][1])
+    assert index_file.stat().st_mtime_ns == mtime  # reused
+    run(capsys, "gallery", "remove", "--gallery", gallery, "p3")
+    code, out, _ = run(capsys, "identify", "--gallery", gallery, "--search", "index", walks[2][1])
+    assert code == 0 and stamp.read_text() != first and "p3" not in out  # rebuilt for the new state

@@ -120,3 +120,30 @@ def test_calibration_meets_the_target_far_and_reports_frr():
     assert strict.far == 0.0 and strict.threshold <= result.threshold and strict.frr >= result.frr
     with pytest.raises(GaitReidError, match="at least 2 subjects"):
         calibrate_threshold(emb[:8], keys[:8])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_chunked_exact_search_streams_a_memmap_to_the_same_answer(tmp_path, monkeypatch, metric):
+    from gaitreid.gallery.search import ChunkedExactSearch
+
+    monkeypatch.setattr("gaitreid.gallery.search.EXACT_CHUNK_ROWS", 64)  # several chunks
+    emb, _ = clustered_embeddings(50, 6)
+    stored = np.lib.format.open_memmap(tmp_path / "g.npy", mode="w+", dtype=np.float32, shape=emb.shape)
+    stored[:] = emb
+    query = emb[11] + 0.05
+    np.testing.assert_allclose(ChunkedExactSearch(stored, metric).distances(query),
+                               ExactSearch(emb, metric).distances(query), rtol=1e-4, atol=1e-4)
+    monkeypatch.setattr("gaitreid.gallery.search.EXACT_COPY_MAX_BYTES", 1000)
+    assert build_search(stored, metric, "exact").kind == "exact-chunked"
+
+
+def test_index_is_saved_and_reloaded_with_the_same_answers(tmp_path):
+    emb, _ = clustered_embeddings(100, 5)
+    built = IndexSearch(emb, "euclidean")
+    built.save(tmp_path / "g.faiss")
+    loaded = IndexSearch.load(tmp_path / "g.faiss", emb, "euclidean")
+    for row in (0, 17, 333):
+        a, b = built.nearest(emb[row], 5), loaded.nearest(emb[row], 5)
+        np.testing.assert_array_equal(a.rows, b.rows)
+    with pytest.raises(GaitReidError, match="does not match the gallery"):
+        IndexSearch.load(tmp_path / "g.faiss", emb[:10], "euclidean")

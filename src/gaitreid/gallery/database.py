@@ -259,7 +259,20 @@ class Gallery:
             identity_id = self._db.execute("SELECT id FROM identities WHERE name = ?", (identity,)).fetchone()[0]
             for seq in sequences:
                 self._insert_sequence(identity_id, enrolment, seq, now)
+            self._bump_revision()
         return enrolment
+
+    def _bump_revision(self) -> None:
+        """Inside a write transaction: count changes, so derived files (the index) know they are stale."""
+        self._db.execute(
+            "INSERT INTO settings(key, value) VALUES ('revision', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def revision(self) -> int:
+        """Increases with every enrolment and removal."""
+        value = self.setting("revision")
+        return int(value) if value is not None else 0
 
     def _insert_sequence(self, identity_id: int, enrolment: str, seq: NewSequence, now: str) -> None:
         cursor = self._db.execute(
@@ -280,6 +293,7 @@ class Gallery:
                 raise GaitReidError(f"{self.path}: no identity named {identity!r} in this gallery")
             count = self._db.execute("SELECT COUNT(*) FROM sequences WHERE identity_id = ?", (row[0],)).fetchone()[0]
             self._db.execute("DELETE FROM identities WHERE id = ?", (row[0],))
+            self._bump_revision()
         return count
 
     def set_setting(self, key: str, value: dict) -> None:
@@ -310,6 +324,15 @@ class Gallery:
     def __len__(self) -> int:
         with self._sql("counting sequences"):
             return self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+
+    def snapshot(self) -> tuple[int, GalleryEmbeddings]:
+        """(revision, embeddings) read in one transaction, so they describe the same gallery state."""
+        with self._sql("loading embeddings"):
+            self._db.execute("BEGIN")
+            try:
+                return self.revision(), self.load_embeddings()
+            finally:
+                self._db.execute("COMMIT")
 
     def load_embeddings(self) -> GalleryEmbeddings:
         """All embeddings as one matrix [N, c, p] for search."""

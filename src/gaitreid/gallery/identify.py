@@ -42,10 +42,10 @@ class Identification:
 class Identifier:
     """A loaded gallery ready to answer queries (the search structure is built once)."""
 
-    def __init__(self, gallery: GalleryEmbeddings, metric: str = "euclidean", method: str = "auto"):
+    def __init__(self, gallery: GalleryEmbeddings, metric: str = "euclidean", method: str = "auto", search=None):
         self.gallery = gallery
         self.metric = metric
-        self.search = build_search(gallery.embeddings, metric, method)
+        self.search = search or build_search(gallery.embeddings, metric, method)
 
     def identify(self, query: np.ndarray, top_k: int = 5, threshold: float | None = None) -> Identification:
         """query: [c, p]. Returns up to top_k identities, nearest first."""

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,6 +39,8 @@ INDEX_MIN_SIZE = 50_000
 # Product quantisation needs enough points to train its 256 centroids per sub-vector; below
 # this the index stores plain vectors (IVF-Flat).
 PQ_MIN_SIZE = 10_000
+# Exact search keeps a part-major copy of the matrix up to this size; beyond, it streams chunks.
+EXACT_COPY_MAX_BYTES = 2 * 2**30
 
 
 def check_metric(metric: str) -> str:
@@ -118,6 +122,52 @@ class ExactSearch:
         return (total / gallery.num_parts).numpy()
 
 
+class ChunkedExactSearch:
+    """Exact search without a copy of the matrix: one block product per chunk of rows.
+
+    For galleries too large to hold twice in memory, or kept in a memmap on disk; also the
+    large-gallery fallback when faiss is missing. Slower per query than ExactSearch (it
+    multiplies each row by a [c*p, p] block matrix that is mostly zeros), but it
+    streams the matrix once per query and needs only [N, p] extra memory (the part norms).
+    """
+
+    kind = "exact-chunked"
+
+    def __init__(self, embeddings: np.ndarray, metric: str = "euclidean"):
+        self.embeddings = embeddings  # [N, c, p]; memmap ok
+        self.metric = check_metric(metric)
+        n, c, p = embeddings.shape
+        self.norms = np.empty((n, p), dtype=np.float32)  # squared norms per part
+        for start in range(0, n, EXACT_CHUNK_ROWS):
+            chunk = np.asarray(embeddings[start : start + EXACT_CHUNK_ROWS], dtype=np.float32)
+            self.norms[start : start + len(chunk)] = (chunk**2).sum(axis=1)
+
+    def distances(self, query: np.ndarray) -> np.ndarray:
+        query = np.asarray(query, dtype=np.float32)
+        c, p = query.shape
+        q_norms = (query**2).sum(axis=0)  # [p]
+        block = np.zeros((c, p, p), dtype=np.float32)
+        block[:, np.arange(p), np.arange(p)] = query  # block[:, j, j] = query[:, j]
+        block = block.reshape(c * p, p)
+        out = np.empty(len(self.embeddings), dtype=np.float32)
+        for start in range(0, len(out), EXACT_CHUNK_ROWS):
+            chunk = np.asarray(self.embeddings[start : start + EXACT_CHUNK_ROWS], dtype=np.float32)
+            dots = chunk.reshape(len(chunk), c * p) @ block  # [b, p]
+            norms = self.norms[start : start + len(chunk)]
+            if self.metric == "cosine":
+                cos = dots / np.maximum(np.sqrt(norms * q_norms), 1e-12)
+                out[start : start + len(chunk)] = 1.0 - cos.mean(axis=1)
+            else:
+                squared = norms + q_norms - 2.0 * dots
+                out[start : start + len(chunk)] = np.sqrt(np.maximum(squared, 0.0)).mean(axis=1)
+        return out
+
+    def nearest(self, query: np.ndarray, k: int) -> Neighbours:
+        distances = self.distances(query)
+        rows = _smallest(distances, k)
+        return Neighbours(rows, distances[rows])
+
+
 def faiss_available() -> bool:
     try:
         import faiss  # noqa: F401
@@ -143,11 +193,15 @@ class IndexSearch:
 
     kind = "index"
 
-    def __init__(self, embeddings: np.ndarray, metric: str = "euclidean", nprobe: int = 32, seed: int = 0):
+    def __init__(self, embeddings: np.ndarray, metric: str = "euclidean", nprobe: int = 32, seed: int = 0,
+                 index=None):
         import faiss
 
         self.embeddings = embeddings  # [N, c, p]; any array supporting row indexing (memmap ok)
         self.metric = check_metric(metric)
+        if index is not None:  # loaded from disk (see `load`)
+            self.index = index
+            return
         n, c, p = embeddings.shape
         dim = c * p
         # about sqrt(n) lists, each with >= 39 training points (faiss' minimum for good centroids)
@@ -166,6 +220,24 @@ class IndexSearch:
         for start in range(0, n, EXACT_CHUNK_ROWS):
             self.index.add(self._flat(np.asarray(embeddings[start : start + EXACT_CHUNK_ROWS])))
         self.index.nprobe = min(nprobe, nlist)
+
+    def save(self, path: str | Path) -> None:
+        """Write the index atomically (a reader never sees half a file)."""
+        import faiss
+
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        faiss.write_index(self.index, str(tmp))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path, embeddings: np.ndarray, metric: str) -> "IndexSearch":
+        import faiss
+
+        index = faiss.read_index(str(path))
+        if index.ntotal != len(embeddings) or index.d != int(np.prod(embeddings.shape[1:])):
+            raise GaitReidError(f"{path}: index does not match the gallery ({index.ntotal} vectors, {len(embeddings)} rows)")
+        return cls(embeddings, metric, index=index)
 
     def _flat(self, embeddings: np.ndarray) -> np.ndarray:
         """[n, c, p] -> [n, c*p] in the space the index ranks in (see the module docstring).
@@ -188,14 +260,19 @@ class IndexSearch:
 
 
 def build_search(embeddings: np.ndarray, metric: str = "euclidean", method: str = "auto"):
-    """Exact search for small galleries, the index for large ones (`auto`), or as asked."""
+    """Exact search for small galleries, the index for large ones (`auto`), or as asked.
+
+    Exact search copies the matrix part-major (fastest per query) unless that copy would exceed
+    EXACT_COPY_MAX_BYTES; then it streams the matrix in chunks (ChunkedExactSearch).
+    """
     if method not in ("auto", "exact", "index"):
         raise GaitReidError(f"unknown search method {method!r}; choose auto, exact or index")
     if method == "auto":
         method = "index" if len(embeddings) >= INDEX_MIN_SIZE else "exact"
     if method == "index":
-        if not faiss_available():
-            log.warning("faiss is not installed: using exact (chunked) search")
-            return ExactSearch(embeddings, metric)
-        return IndexSearch(embeddings, metric)
+        if faiss_available():
+            return IndexSearch(embeddings, metric)
+        log.warning("faiss is not installed: using exact (chunked) search")
+    if embeddings.size * 4 > EXACT_COPY_MAX_BYTES:
+        return ChunkedExactSearch(embeddings, metric)
     return ExactSearch(embeddings, metric)

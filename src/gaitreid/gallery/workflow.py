@@ -10,13 +10,20 @@ given explicitly must be the same one (same fingerprint).
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from pathlib import Path
 from typing import Sequence
 
 from gaitreid.errors import GaitReidError
-from gaitreid.gallery.database import Gallery, ModelBinding, NewSequence
+from gaitreid.gallery import search as search_module
+from gaitreid.gallery.database import Gallery, GalleryEmbeddings, ModelBinding, NewSequence
 from gaitreid.gallery.identify import OPEN_SET_SETTING, Identification, Identifier
+from gaitreid.gallery.search import IndexSearch, faiss_available
 from gaitreid.gallery.sources import load_sequence
+
+log = logging.getLogger(__name__)
 
 DEFAULT_METRIC = "euclidean"
 
@@ -79,14 +86,48 @@ def open_set_threshold(gallery: Gallery) -> tuple[float | None, str]:
     return float(calibration["threshold"]), calibration["metric"]
 
 
+def index_path(gallery_path: str | Path) -> Path:
+    """Where a gallery's search index is kept: beside it, `GALLERY.faiss` (+ `.json` stamp)."""
+    return Path(f"{gallery_path}.faiss")
+
+
+def cached_index(gallery_path: str | Path, stored: GalleryEmbeddings, metric: str, revision: int, fingerprint: str) -> IndexSearch:
+    """The gallery's index, loaded when its stamp matches the gallery's state, else built and saved.
+
+    Building costs far more than one exact search; kept on disk, it is paid once per change
+    of the gallery, not once per `identify`.
+    """
+    path = index_path(gallery_path)
+    stamp_path = Path(f"{path}.json")
+    stamp = {"revision": revision, "rows": len(stored.identities), "metric": metric, "fingerprint": fingerprint}
+    try:
+        if json.loads(stamp_path.read_text()) == stamp:
+            return IndexSearch.load(path, stored.embeddings, metric)
+    except (OSError, ValueError, RuntimeError, GaitReidError) as err:
+        log.info("rebuilding the search index of %s (%s)", gallery_path, err)
+    search = IndexSearch(stored.embeddings, metric)
+    try:
+        search.save(path)
+        tmp = stamp_path.with_name(f".{stamp_path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(stamp))
+        os.replace(tmp, stamp_path)
+    except (OSError, RuntimeError) as err:  # a read-only folder: search still works, unsaved
+        log.warning("could not save the search index beside %s: %s", gallery_path, err)
+    return search
+
+
 def identify_path(gallery_path: str | Path, path: str | Path, top_k: int = 5, checkpoint: str | Path | None = None,
                   method: str = "auto", embedder=None) -> Identification:
     with Gallery.open(gallery_path) as gallery:
         embedder = embedder or gallery_embedder(gallery, checkpoint)
         gallery.check_model(embedder.fingerprint)
         threshold, metric = open_set_threshold(gallery)
-        stored = gallery.load_embeddings()
+        revision, stored = gallery.snapshot()
     if len(stored.identities) == 0:
         raise GaitReidError(f"{gallery_path}: the gallery has no sequences (enrol someone first)")
     query = embedder.embed(load_sequence(path, embedder.pretreat))
-    return Identifier(stored, metric, method).identify(query, top_k, threshold)
+    search = None
+    wants_index = method == "index" or (method == "auto" and len(stored.identities) >= search_module.INDEX_MIN_SIZE)
+    if wants_index and faiss_available():
+        search = cached_index(gallery_path, stored, metric, revision, embedder.fingerprint)
+    return Identifier(stored, metric, method, search=search).identify(query, top_k, threshold)
