@@ -36,7 +36,7 @@ from gaitreid.evaluation.ranking import rank_positives  # noqa: E402
 from gaitreid.evaluation.reid import reid_metrics  # noqa: E402
 
 
-NOISE, VIEW_WEIGHT, COND_WEIGHT = 3.0, 2.0, 1.0
+NOISE, VIEW_WEIGHT, COND_WEIGHT = 5.0, 2.0, 1.0
 LARGE_NOISE = 2.5
 
 

@@ -101,6 +101,15 @@ def test_report_files_contain_the_table(tmp_path):
     assert "No training log" in page
 
 
+def test_empty_figures_still_give_valid_json(tmp_path):
+    # a probe type whose probes never have a match: NaN cells and a NaN CMC must not break metrics.json
+    keys = [SequenceKey("001", "nm-01", "000"), SequenceKey("002", "cl-01", "090")]
+    result = casia_b_protocol(np.array([[0.0], [1.0]])[:, :, None], keys, unmatched="skip")
+    write_report(tmp_path, result, cmc={"cl": [float("nan")] * 3})
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["cmc"]["cl"] == [None, None, None] and metrics["rank1"]["cl"] is None
+
+
 def test_training_logs_are_read_tolerantly(tmp_path):
     write_log(tmp_path / "ssl" / "metrics.jsonl", [
         {"phase": "ssl", "step": 10, "loss": 2.0, "lr": 0.1, "wall_time": 100.0},

@@ -80,7 +80,7 @@ def write_report(run_dir, result: ProtocolResult, inputs: ReportInputs | None = 
         "markdown": run_dir / "report.md",
         "html": run_dir / "report.html",
     }
-    _write_text(paths["metrics"], json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    _write_text(paths["metrics"], json.dumps(_finite(metrics), indent=2, allow_nan=False) + "\n")
     _write_text(paths["markdown"], render_markdown(result, inputs, training))
     _write_text(paths["html"], render_html(result, inputs, training, skipped))
     return paths
@@ -437,6 +437,19 @@ def _jsonable(value):
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return str(value)
+
+
+def _finite(value):
+    """The same structure with NaN / inf floats (and numpy scalars) made JSON-safe (None)."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def _write_text(path: Path, text: str) -> None:
