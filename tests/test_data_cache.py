@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -16,6 +18,10 @@ from gaitreid.data.pretreat import PretreatConfig, pretreat_sequence
 from gaitreid.data.safe_pickle import load_numpy_pickle
 from gaitreid.data.store import FRAMES_FILE, MANIFEST_FILE, build_store
 from gaitreid.errors import ConfigError, DataError, StoreError
+
+
+def store_dirs(cache_root):
+    return sorted(p for p in cache_root.iterdir() if not p.name.startswith("."))
 
 
 @pytest.fixture
@@ -71,7 +77,7 @@ def test_other_params_make_another_store(tree, tmp_path):
     small = build_store(root, PretreatConfig(32, 22), cache_root=tmp_path / "cache", progress=False)
     assert big.path != small.path
     assert small.frame_shape == (32, 22) and big.frame_shape == (64, 44)
-    assert len(list((tmp_path / "cache").iterdir())) == 2
+    assert len(store_dirs(tmp_path / "cache")) == 2
 
 
 def test_changed_source_makes_a_new_store(tree, tmp_path):
@@ -80,6 +86,26 @@ def test_changed_source_makes_a_new_store(tree, tmp_path):
     write_pkl_sequence(root, ("002", "cl-02", "180"), walker(9))
     second = build_store(root, cache_root=tmp_path / "cache", progress=False)
     assert second.path != first.path and len(second) == len(first) + 1
+    assert store_dirs(tmp_path / "cache") == [second.path]  # the outdated store is removed
+
+
+def test_concurrent_builds_of_one_store_convert_once(tree, tmp_path, monkeypatch):
+    from gaitreid.data import cache
+
+    root, _ = tree
+    calls = []
+    real_convert = cache.convert_scan
+
+    def counting_convert(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.2)  # make the builds overlap
+        return real_convert(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "convert_scan", counting_convert)
+    with ThreadPoolExecutor(2) as pool:
+        stores = list(pool.map(lambda _: build_store(root, cache_root=tmp_path / "cache", progress=False), range(2)))
+    assert len(calls) == 1
+    assert stores[0].path == stores[1].path
 
 
 @pytest.mark.parametrize("damage", ["truncate", "manifest", "flip"])

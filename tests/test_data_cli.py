@@ -37,14 +37,14 @@ def test_convert_then_info_on_the_store(tmp_path, capsys):
     cache = tmp_path / "cache"
     assert main(["data", "convert", str(root), "--height", "32", "--width", "22", "--cache", str(cache)]) == 0
     out = capsys.readouterr().out
-    (store_dir,) = cache.iterdir()
+    (store_dir,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
     assert f"store      {store_dir}" in out
     assert "frames" in out and "of 32x22" in out
     assert main(["data", "info", str(store_dir), "--verify"]) == 0
     out = capsys.readouterr().out
     assert "sequences  8" in out and f"source     {root}" in out
     assert main(["data", "convert", str(root), "--height", "32", "--width", "22", "--cache", str(cache)]) == 0
-    assert len(list(cache.iterdir())) == 1  # reused
+    assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) == 1  # reused
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):

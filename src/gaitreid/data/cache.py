@@ -5,16 +5,19 @@ mtime) + layout + pretreatment parameters + store format version. A store for th
 `CACHE_ROOT/<source name>-<layout>-<H>x<W>-<key[:12]>/`; other parameters give another folder.
 A cached store that fails its checks (truncated, bad manifest, checksum) is rebuilt with a
 warning; when the source is gone, a valid store made from it is still used, a damaged one is an
-error. CACHE_ROOT is `$GAITREID_CACHE`, else `~/.cache/gaitreid`.
+error. A store made before its source changed is removed once the new one is built. Builds of
+one store are serialised by a lock file. CACHE_ROOT is `$GAITREID_CACHE`, else `~/.cache/gaitreid`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 
 from gaitreid.data.convert import convert_scan, source_listing_signature
@@ -67,23 +70,56 @@ def build_store(source_root, pretreat: PretreatConfig | None = None, cache_root=
     count, signature = source_listing_signature(source)
     key = cache_key(source, signature, layout, cfg)
     target = cache_root / store_dir_name(source, layout, cfg, key)
-    if target.exists() and not rebuild:
-        try:
-            store = SequenceStore.open(target)
-            if store.manifest.get("cache_key") == key:
-                log.info("reusing cached store %s", target)
-                return store
-            log.warning("warning: %s: cache key mismatch; rebuilding", target)
-        except StoreError as err:
-            log.warning("warning: cached store is damaged (%s); rebuilding", err)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    # One builder per store at a time: a second process (e.g. another DDP rank) waits, then reuses.
+    with _exclusive_lock(cache_root / f".{target.name}.lock"):
+        if target.exists() and not rebuild:
+            try:
+                store = SequenceStore.open(target)
+                if store.manifest.get("cache_key") == key:
+                    log.info("reusing cached store %s", target)
+                    return store
+                log.warning("warning: %s: cache key mismatch; rebuilding", target)
+            except StoreError as err:
+                log.warning("warning: cached store is damaged (%s); rebuilding", err)
 
-    scan = scan_tree(source, layout)
-    log.info("converting %d sequences from %s (%dx%d) into %s", len(scan.sequences), source, cfg.height, cfg.width, target)
-    extra = {"cache_key": key, "layout": layout, "source_files": count, "source_signature": signature}
-    with StoreWriter(target, cfg, source=str(source), extra=extra) as writer:
-        summary = convert_scan(scan, cfg, writer, workers=workers, progress=progress)
-        writer.extra["conversion"] = summary.to_dict()
-    return SequenceStore.open(target)
+        scan = scan_tree(source, layout)
+        log.info("converting %d sequences from %s (%dx%d) into %s", len(scan.sequences), source, cfg.height, cfg.width, target)
+        extra = {"cache_key": key, "layout": layout, "source_files": count, "source_signature": signature}
+        with StoreWriter(target, cfg, source=str(source), extra=extra) as writer:
+            summary = convert_scan(scan, cfg, writer, workers=workers, progress=progress)
+            writer.extra["conversion"] = summary.to_dict()
+        _remove_outdated(target, source, layout, cfg)
+        return SequenceStore.open(target)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock, builds may race (the last rename wins)
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_outdated(current: Path, source: Path, layout: str, cfg: PretreatConfig) -> None:
+    """Delete stores of the same source, layout and parameters made before the source changed."""
+    for folder in current.parent.glob(store_dir_name(source, layout, cfg, key="") + "*"):
+        if folder == current or not folder.is_dir():
+            continue
+        try:
+            manifest = read_manifest(folder)
+        except StoreError:
+            continue  # damaged and unattributable: leave it to the user
+        if manifest["source"] == str(source) and PretreatConfig.from_dict(manifest["pretreat"]) == cfg:
+            log.info("removing outdated store %s (its source has changed since)", folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _open_given_store(path: Path, pretreat: PretreatConfig | None) -> SequenceStore:
