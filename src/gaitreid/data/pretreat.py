@@ -60,9 +60,13 @@ class PretreatConfig:
 
 def foreground_mask(frames: np.ndarray, cfg: PretreatConfig) -> np.ndarray:
     """[T] bool: which frames hold enough foreground to be kept."""
-    t, h, w = frames.shape
-    mass = frames.reshape(t, h * w).sum(axis=1, dtype=np.int64) / 255.0  # [T] in full pixels
-    return (mass >= cfg.min_foreground_pixels) & (mass > 0) & (mass >= cfg.min_foreground_fraction * h * w)
+    return _enough_foreground(frames.sum(axis=(1, 2), dtype=np.uint64), frames.shape[1:], cfg)
+
+
+def _enough_foreground(pixel_sums: np.ndarray, frame_shape: tuple[int, int], cfg: PretreatConfig) -> np.ndarray:
+    mass = pixel_sums / 255.0  # [T] in full pixels
+    area = frame_shape[0] * frame_shape[1]
+    return (mass > 0) & (mass >= cfg.min_foreground_pixels) & (mass >= cfg.min_foreground_fraction * area)
 
 
 def pretreat_sequence(frames: np.ndarray, cfg: PretreatConfig = PretreatConfig()) -> np.ndarray:
@@ -76,13 +80,16 @@ def pretreat_sequence(frames: np.ndarray, cfg: PretreatConfig = PretreatConfig()
         raise ValueError(f"expected frames [T, H, W], got shape {frames.shape}")
     if frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames, got {frames.dtype}")
-    usable = foreground_mask(frames, cfg)
-    kept = frames if usable.all() else frames[usable]
-    out = np.zeros((len(kept), cfg.height, cfg.width), dtype=np.uint8)
-    if len(kept) == 0:
+    # Column sums serve twice: the frame's total mass, and (when no resize is needed) the centring.
+    column_mass = frames.sum(axis=1, dtype=np.uint32)  # [T, W]; 255 * 65535 rows still fits
+    usable = _enough_foreground(column_mass.sum(axis=1, dtype=np.uint64), frames.shape[1:], cfg)
+    if not usable.all():
+        frames, column_mass = frames[usable], column_mass[usable]
+    out = np.zeros((len(frames), cfg.height, cfg.width), dtype=np.uint8)
+    if len(frames) == 0:
         return out
 
-    rows_occupied = kept.max(axis=2) > 0  # [T', H]
+    rows_occupied = frames.any(axis=2)  # [T', H]
     tops = rows_occupied.argmax(axis=1)
     bottoms = rows_occupied.shape[1] - rows_occupied[:, ::-1].argmax(axis=1)  # exclusive
     # Frames that share a row crop share the resized width: process each such group at once.
@@ -91,16 +98,19 @@ def pretreat_sequence(frames: np.ndarray, cfg: PretreatConfig = PretreatConfig()
     group_of_frame = group_of_frame.reshape(-1)
     for g, (top, bottom) in enumerate(unique_crops):
         if len(unique_crops) == 1:  # the usual case for pretreated data: no gather, no scatter
-            out[:] = _centre_and_cut(_resize_to_height(kept[:, top:bottom, :], cfg.height), cfg.width)
-            break
-        members = np.flatnonzero(group_of_frame == g)
-        resized = _resize_to_height(kept[members, top:bottom, :], cfg.height)  # [n, height, w']
-        out[members] = _centre_and_cut(resized, cfg.width)
+            members = slice(None)
+        else:
+            members = np.flatnonzero(group_of_frame == g)
+        cropped = frames[members, top:bottom, :]
+        resized = _resize_to_height(cropped, cfg.height)  # [n, height, w']
+        # rows outside the crop are empty, so the uncropped column sums are the cropped ones
+        known_mass = column_mass[members] if resized is cropped else None
+        out[members] = _centre_and_cut(resized, cfg.width, known_mass)
     return out
 
 
 def _resize_to_height(frames: np.ndarray, height: int) -> np.ndarray:
-    """[n, h, w] -> [n, height, round(w * height / h)], aspect ratio kept.
+    """[n, h, w] -> [n, height, round(w * height / h)], aspect ratio kept (the input itself if no change).
 
     One cv2.resize per frame: measured faster than resizing frames as channels of one image,
     and cv2's many-channel INTER_AREA path rounds differently from its one-channel path.
@@ -118,23 +128,28 @@ def _resize_to_height(frames: np.ndarray, height: int) -> np.ndarray:
 
 def half_mass_columns(frames: np.ndarray) -> np.ndarray:
     """[n, h, w] -> [n]: the first column where the cumulative foreground mass exceeds half."""
-    column_mass = frames.sum(axis=1, dtype=np.int64).cumsum(axis=1)  # [n, w]
-    half = column_mass[:, -1:] / 2.0
-    return (column_mass > half).argmax(axis=1)
+    return _half_mass_columns(frames.sum(axis=1, dtype=np.uint32))
 
 
-def _centre_and_cut(frames: np.ndarray, width: int) -> np.ndarray:
+def _half_mass_columns(column_mass: np.ndarray) -> np.ndarray:
+    cumulative = column_mass.cumsum(axis=1, dtype=np.uint64)  # [n, w]
+    half = cumulative[:, -1:] / 2.0
+    return (cumulative > half).argmax(axis=1)
+
+
+def _centre_and_cut(frames: np.ndarray, width: int, column_mass: np.ndarray | None = None) -> np.ndarray:
     """[n, h, w'] -> [n, h, width]: the half-mass column lands on column width // 2.
 
     Frames are grouped by centre column (in a walking sequence only a few distinct values), so
     each group is one slice copy rather than a per-pixel gather.
     """
     n, h, w = frames.shape
-    centres = half_mass_columns(frames)  # [n]
+    centres = half_mass_columns(frames) if column_mass is None else _half_mass_columns(column_mass)  # [n]
     out = np.zeros((n, h, width), dtype=np.uint8)
-    for centre in np.unique(centres):
+    distinct = np.unique(centres)
+    for centre in distinct:
         first = int(centre) - width // 2  # source column that lands on output column 0
         src_lo, src_hi = max(first, 0), min(first + width, w)
-        members = centres == centre
+        members = slice(None) if len(distinct) == 1 else centres == centre
         out[members, :, src_lo - first : src_hi - first] = frames[members, :, src_lo:src_hi]
     return out
