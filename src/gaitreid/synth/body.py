@@ -50,13 +50,13 @@ class BodyShape:
 
 # Population means (fractions of stature) and relative standard deviations.
 _MEAN = dict(
-    head_height=0.138, head_width=0.055, head_depth=0.062, neck_length=0.040,
-    chest_height=0.130, chest_width=0.100, chest_depth=0.080,
-    waist_width=0.095, waist_depth=0.075, pelvis_height=0.105,
-    shoulder_width=0.118, hip_width=0.055, hip_height=0.530,
+    head_height=0.136, head_width=0.052, head_depth=0.058, neck_length=0.040,
+    chest_height=0.130, chest_width=0.094, chest_depth=0.092,
+    waist_width=0.095, waist_depth=0.085, pelvis_height=0.105,
+    shoulder_width=0.112, hip_width=0.055, hip_height=0.530,
     upper_arm=0.186, forearm=0.146, hand=0.090,
     thigh=0.245, shank=0.246, foot=0.115, heel=0.035,
-    arm_radius=0.032, thigh_radius=0.057, belly=0.0,
+    arm_radius=0.031, thigh_radius=0.060, belly=0.0,
 )
 _REL_SD = dict(
     head_height=0.05, head_width=0.06, head_depth=0.06, neck_length=0.15,
@@ -90,7 +90,7 @@ def draw_body(rng: np.random.Generator) -> BodyShape:
     return BodyShape(stature=stature, **{k: float(v) for k, v in values.items()})
 
 
-def jitter_body(body: BodyShape, rng: np.random.Generator, scale: float = 0.01) -> BodyShape:
+def jitter_body(body: BodyShape, rng: np.random.Generator, scale: float = 0.02) -> BodyShape:
     """The same body on another day: widths change a little (clothes, posture), lengths barely."""
     factors = {}
     for f in fields(BodyShape):

@@ -36,6 +36,9 @@ from gaitreid.synth.sequence import CameraRig, RenderConfig, Subject, draw_subje
 log = logging.getLogger(__name__)
 
 FORMATS = ("store", "pkl", "png")
+# Bumped whenever the same options would give different data (part of `SynthConfig.to_dict()`,
+# so caches keyed on it are rebuilt).
+GENERATOR_VERSION = 2
 _LABELLED, _UNLABELLED, _CAMERAS = 0, 1, 2
 MANIFEST_NAME = "synth.json"
 
@@ -76,7 +79,7 @@ class SynthConfig:
         return PretreatConfig(height=self.height, width=self.width)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"generator_version": GENERATOR_VERSION, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -168,15 +171,8 @@ def _produce(job: SequenceJob) -> tuple[SequenceJob, np.ndarray]:
     if _WORKER_FORMAT == "png":
         return job, raw
     size = cfg.height if _WORKER_FORMAT == "pkl" else cfg.width
-    return job, pretreat_sequence(_crop_empty_columns(raw), PretreatConfig(height=cfg.height, width=size))
+    return job, pretreat_sequence(raw, PretreatConfig(height=cfg.height, width=size))
 
-
-def _crop_empty_columns(frames: np.ndarray, margin: int = 2) -> np.ndarray:
-    """Drop columns empty in every frame (as a camera frame's margins): pretreatment is faster."""
-    used = np.flatnonzero(frames.max(axis=(0, 1)))
-    if used.size == 0:
-        return frames
-    return frames[:, :, max(0, used[0] - margin): used[-1] + 1 + margin]
 
 
 def generate(cfg: SynthConfig, fmt: str = "store", workers: int = 1) -> Iterator[tuple[SequenceKey, np.ndarray]]:
@@ -193,4 +189,3 @@ def generate(cfg: SynthConfig, fmt: str = "store", workers: int = 1) -> Iterator
     with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, fmt)) as pool:
         for job, frames in pool.imap(_produce, jobs, chunksize=8):
             yield job.key, frames
-

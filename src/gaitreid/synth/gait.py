@@ -1,7 +1,7 @@
 """Periodic joint-angle model of walking: each angle is a smooth function of the gait phase.
 
 The templates follow textbook sagittal-plane curves of normal gait (phase 0 = right heel strike):
-the hip swings from about 25 deg flexion to 10 deg extension, the knee flexes ~15 deg while
+the thigh swings from about 30 deg forward to 15 deg back, the knee flexes ~15 deg while
 loading and ~60 deg in swing, the ankle plantarflexes ~15 deg at toe-off. Arms swing opposite to
 the legs; the pelvis rotates a few degrees; the trunk leans forward a little. A subject scales
 each template, shifts it, and adds a small subject-specific wobble in the first harmonics (a
@@ -18,7 +18,7 @@ HARMONICS = 6  # Fourier terms kept (0 = mean); enough for the knee's double hum
 FPS = 25.0  # CASIA-B frame rate
 
 # (phase, degrees) keyframes of the right leg; interpolated periodically, then smoothed.
-_HIP_KEYS = [(0.0, 22), (0.10, 20), (0.30, 3), (0.50, -11), (0.60, -3), (0.75, 22), (0.88, 27)]
+_HIP_KEYS = [(0.0, 26), (0.10, 24), (0.30, 4), (0.50, -14), (0.60, -6), (0.75, 25), (0.88, 31)]
 _KNEE_KEYS = [(0.0, 4), (0.12, 17), (0.38, 4), (0.50, 10), (0.62, 40), (0.72, 62), (0.84, 35), (0.95, 5)]
 _ANKLE_KEYS = [(0.0, -1), (0.07, -6), (0.30, 6), (0.45, 10), (0.55, 0), (0.63, -17), (0.75, -2), (0.90, 1)]
 
@@ -116,8 +116,8 @@ def draw_gait(rng: np.random.Generator) -> GaitStyle:
         arm_mean=float(rng.normal(-4.0, 4.0)),
         elbow_base=float(np.clip(rng.normal(15.0, 6.0), 3.0, 35.0)),
         elbow_gain=float(np.clip(rng.normal(15.0, 6.0), 0.0, 35.0)),
-        arm_abduction=float(np.clip(rng.normal(7.0, 3.0), 1.0, 16.0)),
-        leg_abduction=float(np.clip(rng.normal(3.0, 1.2), 0.5, 7.0)),
+        arm_abduction=float(np.clip(rng.normal(5.0, 2.5), 1.0, 14.0)),
+        leg_abduction=float(np.clip(rng.normal(2.5, 1.0), 0.5, 6.0)),
         trunk_lean=float(np.clip(rng.normal(4.0, 3.0), -3.0, 12.0)),
         head_pitch=float(rng.normal(5.0, 5.0)),
         pelvis_rotation=float(np.clip(rng.normal(5.0, 2.0), 1.0, 10.0)),
@@ -133,11 +133,12 @@ def draw_gait(rng: np.random.Generator) -> GaitStyle:
 
 def jitter_gait(style: GaitStyle, rng: np.random.Generator) -> GaitStyle:
     """The same subject in another recording: a bit faster or slower, steps and arms vary."""
-    speed = float(np.exp(0.03 * rng.standard_normal()))
-    stride = float(speed ** 0.5 * np.exp(0.03 * rng.standard_normal()))  # faster -> longer steps
-    arms = float(np.exp(0.10 * rng.standard_normal()))
+    speed = float(np.exp(0.05 * rng.standard_normal()))
+    stride = float(speed ** 0.5 * np.exp(0.05 * rng.standard_normal()))  # faster -> longer steps
+    arms = float(np.exp(0.15 * rng.standard_normal()))
     jittered = style.scaled(speed, stride, arms)
-    return replace(jittered, trunk_lean=style.trunk_lean + 1.0 * rng.standard_normal())
+    return replace(jittered, trunk_lean=style.trunk_lean + 1.5 * rng.standard_normal(),
+                   head_pitch=style.head_pitch + 3.0 * rng.standard_normal())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from gaitreid.synth.skeleton import Ellipsoid, Skeleton
 
-LIMBS_THAT_VANISH = ("forearm", "hand", "shank", "foot", "upper_arm", "thigh")
+LIMBS_THAT_VANISH = ("forearm", "shank", "foot", "upper_arm", "thigh")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def draw_camera_noise(rng: np.random.Generator, light_deg: float) -> CameraNoise
     return CameraNoise(
         edge=float(rng.uniform(0.1, 0.45)),
         hole_rate=float(rng.choice([0.0, 0.02, 0.05])),
-        shadow=float(rng.choice([0.0, rng.uniform(0.25, 0.6)])),
+        shadow=float(rng.choice([0.0, 0.0, rng.uniform(0.25, 0.6)])),
         light_deg=light_deg,
     )
 
@@ -100,7 +100,7 @@ def fray_and_hole(frames: np.ndarray, rng: np.random.Generator, level: NoiseLeve
     """
     t, h, w = frames.shape
     tall = frames.reshape(t * h, w)
-    band = max(1, int(round(level.edge * body_px / 30)))
+    band = max(1, int(round(level.edge * body_px / 48)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     inner = cv2.erode(tall, kernel)
     outer = cv2.dilate(tall, kernel)
@@ -109,6 +109,7 @@ def fray_and_hole(frames: np.ndarray, rng: np.random.Generator, level: NoiseLeve
     smooth = cv2.resize(field, (w, t * h), interpolation=cv2.INTER_LINEAR)
     keep = cv2.compare(smooth, 0.0, cv2.CMP_GT)  # 255 where the edge moves out
     cv2.bitwise_or(inner, cv2.bitwise_and(outer, keep), dst=tall)
+    cv2.medianBlur(tall, 3, dst=tall)  # round off the steps between moved-out and moved-in stretches
     for start, stop in _runs(rng, t, level.hole_rate, (1, 6)):
         cy = int(rng.uniform(0.30, 0.75) * h)
         cx = int(w / 2 + rng.normal(0, body_px * 0.04))

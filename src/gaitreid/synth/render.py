@@ -117,26 +117,31 @@ def rasterise(prims: list[Primitive], projector: Projector, canvas: Canvas,
             raise TypeError(f"unknown primitive {prim!r}")
 
     frames = np.zeros((t, canvas.height, canvas.width), dtype=np.uint8)
+    images = list(frames)  # one view per frame, made once
+    line, fill = cv2.LINE_8, 255
     for kind, name, data in shapes:
         skip = hidden.get(name)
-        for i in range(t):
-            if skip is not None and skip[i]:
-                continue
-            img = frames[i]
-            if kind == "capsule":
-                cap_a, cap_b, ends, radii, quad = data
-                (x0, y0), (x1, y1) = ends[i].tolist()
-                r0, r1 = radii[i].tolist()
+        visible = range(t) if skip is None else np.flatnonzero(~skip).tolist()
+        # Plain Python lists per primitive: indexing them is much cheaper than numpy per frame.
+        if kind == "capsule":
+            cap_a, cap_b, ends, radii, quad = data
+            ends_l, radii_l, quads = ends.reshape(t, 4).tolist(), radii.tolist(), list(quad)
+            for i in visible:
+                x0, y0, x1, y1 = ends_l[i]
+                r0, r1 = radii_l[i]
+                img = images[i]
                 if cap_a:
-                    cv2.circle(img, (x0, y0), r0, 255, -1, cv2.LINE_8, _SHIFT)
+                    cv2.circle(img, (x0, y0), r0, fill, -1, line, _SHIFT)
                 if cap_b:
-                    cv2.circle(img, (x1, y1), r1, 255, -1, cv2.LINE_8, _SHIFT)
-                cv2.fillConvexPoly(img, quad[i], 255, cv2.LINE_8, _SHIFT)
-            elif kind == "ellipse":
-                center, half_axes, angle = data
-                cv2.ellipse(img, tuple(center[i].tolist()), tuple(half_axes[i].tolist()), float(angle[i]),
-                            0.0, 360.0, 255, -1, cv2.LINE_8, _SHIFT)
-            else:
-                hull = cv2.convexHull(data[i])
-                cv2.fillConvexPoly(img, hull, 255, cv2.LINE_8, _SHIFT)
+                    cv2.circle(img, (x1, y1), r1, fill, -1, line, _SHIFT)
+                cv2.fillConvexPoly(img, quads[i], fill, line, _SHIFT)
+        elif kind == "ellipse":
+            center, half_axes, angle = data
+            center_l, axes_l, angle_l = center.tolist(), half_axes.tolist(), angle.tolist()
+            for i in visible:
+                cv2.ellipse(images[i], center_l[i], axes_l[i], angle_l[i], 0.0, 360.0, fill, -1, line, _SHIFT)
+        else:
+            hulls = list(data)
+            for i in visible:
+                cv2.fillConvexPoly(images[i], cv2.convexHull(hulls[i]), fill, line, _SHIFT)
     return frames

@@ -53,7 +53,7 @@ class RenderConfig:
     # Each view has one fixed camera (as in CASIA-B's studio); its set-up is drawn from these:
     elevation_deg: tuple[float, float] = (6.0, 20.0)  # camera above the walker
     distance_m: tuple[float, float] = (3.0, 6.0)
-    view_drift_deg: tuple[float, float] = (8.0, 20.0)  # view change while the walker passes
+    view_drift_deg: tuple[float, float] = (4.0, 12.0)  # view change while the walker passes
     # ... and each recording varies a little around it:
     view_jitter_deg: float = 1.0  # the walker's path is never exactly the same
     noise: bool = True
@@ -73,7 +73,10 @@ class RenderConfig:
 def render_sequence(subject: Subject, condition_type: str, view_deg: float, rig: CameraRig,
                     walk_rng: np.random.Generator, view_rng: np.random.Generator,
                     cfg: RenderConfig = RenderConfig()) -> np.ndarray:
-    """Raw silhouettes [T, raw_height, raw_width] uint8 (0/255) of one walk seen from one view."""
+    """Raw silhouettes [T, raw_height, W] uint8 (0/255) of one walk seen from one view.
+
+    W <= the canvas width: empty columns at the sides are cropped (keeping a small margin).
+    """
     body = jitter_body(subject.body, walk_rng)
     gait = jitter_gait(subject.gait, walk_rng)
     bag = draw_bag(walk_rng) if condition_type == "bg" else None
@@ -106,7 +109,16 @@ def render_sequence(subject: Subject, condition_type: str, view_deg: float, rig:
     canvas = cfg.canvas
     projector = Projector(camera, canvas, body.stature, anchor)
     hidden = hidden_limbs(rng, t, noise) if noise is not None else None
-    frames = rasterise(prims, projector, canvas, hidden)
+    frames = crop_empty_columns(rasterise(prims, projector, canvas, hidden), margin=4)
     if noise is not None:
         fray_and_hole(frames, rng, noise, canvas.body_px)
     return frames
+
+
+def crop_empty_columns(frames: np.ndarray, margin: int) -> np.ndarray:
+    """Keep the columns any frame uses, plus `margin` (a camera frame's empty sides carry no
+    information; dropping them makes noise and pretreatment cheaper). Returns a contiguous copy."""
+    used = np.flatnonzero(frames.max(axis=(0, 1)))
+    if used.size == 0:
+        return frames
+    return np.ascontiguousarray(frames[:, :, max(0, used[0] - margin): used[-1] + 1 + margin])

@@ -176,9 +176,8 @@ def body_primitives(body: BodyShape, sk: Skeleton, sleeve: float = 1.0) -> list[
         prims += [
             Capsule(f"thigh_{s}", sk[f"hip_{s}"], sk[f"knee_{s}"], tr, tr * 0.68),
             Capsule(f"shank_{s}", sk[f"knee_{s}"], sk[f"ankle_{s}"], tr * 0.66, tr * 0.42, cap_a=False),
-            Capsule(f"foot_{s}", sk[f"heel_{s}"], sk[f"toe_{s}"], 0.020 * H, 0.016 * H),
+            Capsule(f"foot_{s}", sk[f"heel_{s}"], sk[f"toe_{s}"], 0.017 * H, 0.012 * H),
             Capsule(f"upper_arm_{s}", sk[f"shoulder_{s}"], sk[f"elbow_{s}"], ar * sleeve, ar * 0.82 * sleeve, cap_a=False),
-            Capsule(f"forearm_{s}", sk[f"elbow_{s}"], sk[f"wrist_{s}"], ar * 0.80 * sleeve, ar * 0.60 * sleeve, cap_a=False),
-            Capsule(f"hand_{s}", sk[f"wrist_{s}"], sk[f"hand_{s}"], ar * 0.58, ar * 0.50, cap_a=False),
+            Capsule(f"forearm_{s}", sk[f"elbow_{s}"], sk[f"hand_{s}"], ar * 0.80 * sleeve, ar * 0.52, cap_a=False),
         ]
     return prims
