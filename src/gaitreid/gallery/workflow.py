@@ -37,8 +37,11 @@ def load_embedder(checkpoint: str | Path):
 def model_binding(embedder, embedding_shape: tuple[int, int], checkpoint: str | Path) -> ModelBinding:
     """What the gallery records about the model: fingerprint, where it is, what it is."""
     config = getattr(embedder, "model_config", None)
+    # the checkpoint directory actually loaded (a run directory's "best" may move on later)
+    loaded = getattr(embedder, "source", "") or checkpoint
     description = {
-        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint": str(Path(loaded).resolve()),
+        "given_as": str(checkpoint),
         "model": config.to_dict() if hasattr(config, "to_dict") else type(embedder.model).__name__,
         "pretreat": embedder.pretreat.to_dict(),
     }
