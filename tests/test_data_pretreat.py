@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gaitreid.data.pretreat import PretreatConfig, half_mass_columns, pretreat_sequence
 from gaitreid.data.safe_pickle import load_numpy_pickle
@@ -119,3 +121,31 @@ def test_real_subject_001_changes_only_by_the_resize_and_the_side_cut(casia_b_su
         total += len(frames)
     assert total == 8443
     assert irregular <= 2
+
+
+@st.composite
+def person_frames(draw):
+    """A random blocky 'person' (full-height torso plus limbs) of 64 rows, and where to put it."""
+    t = draw(st.integers(1, 4))
+    frames = np.zeros((t, 64, 40), dtype=np.uint8)
+    for i in range(t):
+        left = draw(st.integers(10, 20))
+        frames[i, :, left : left + draw(st.integers(2, 10))] = 255  # the torso holds the half-mass column
+        for _ in range(draw(st.integers(0, 3))):  # limbs within 10 columns of it: nothing gets cut
+            top, col = draw(st.integers(0, 60)), draw(st.integers(left - 10, left + 18))
+            frames[i, top : top + 4, col : col + 2] = draw(st.integers(1, 255))
+    return frames, draw(st.integers(0, 170)), draw(st.integers(0, 280))
+
+
+@settings(max_examples=60, deadline=None)
+@given(person_frames())
+def test_placement_in_the_frame_does_not_change_the_output(case):
+    """Property: crop + centring make the output independent of where the person stands."""
+    frames, top, left = case
+    canvas = np.zeros((len(frames), 240, 320), dtype=np.uint8)
+    canvas[:, top : top + 64, left : left + 40] = frames
+    cfg = PretreatConfig(64, 44, min_foreground_pixels=0)
+    out = pretreat_sequence(canvas, cfg)
+    np.testing.assert_array_equal(out, pretreat_sequence(frames, cfg))
+    # and the half-mass column sits at width // 2 (nothing is cut: the person is narrower than 44)
+    assert (half_mass_columns(out) == 22).all()

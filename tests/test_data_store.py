@@ -150,3 +150,15 @@ def test_other_format_version_is_refused(tmp_path):
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(StoreError, match="format version 999"):
         SequenceStore.open(tmp_path / "store")
+
+
+def test_pickling_a_store_sends_the_path_not_the_frames(tmp_path):
+    import pickle
+
+    sequences = make_sequences()
+    store = write_store(tmp_path / "store", sequences)
+    data = pickle.dumps(store)
+    assert len(data) < store.num_frames * 32 * 22 // 4  # far smaller than the frames
+    copy = pickle.loads(data)
+    assert copy.keys == store.keys
+    np.testing.assert_array_equal(copy.frames(3), store.frames(3))

@@ -294,6 +294,18 @@ class SequenceStore:
         order = (int(rng.integers(0, total)) + np.arange(length)) % total
         return self._frames[start + order]
 
+    # ---- pickling (DataLoader workers started by spawn) ---------------------------------
+    def __getstate__(self) -> dict:
+        """Pickle the path, not the frames: the receiving process maps the file itself."""
+        state = self.__dict__.copy()
+        del state["_frames"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        h, w = self.frame_shape
+        self._frames = np.memmap(self.path / FRAMES_FILE, dtype=np.uint8, mode="r", shape=(self.num_frames, h, w))
+
     def __repr__(self) -> str:
         h, w = self.frame_shape
         return f"SequenceStore({str(self.path)!r}, {len(self)} sequences, {self.num_frames} frames of {h}x{w})"
