@@ -1,6 +1,7 @@
 """The training loop on a tiny store: each phase lowers its loss, resume after a kill is exact,
 the NaN guard stops cleanly, phases chain through the run directory."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,34 @@ def test_lr_schedule_warmup_and_cosine():
     assert lr_at(10, cfg) == pytest.approx(0.1)
     assert lr_at(55, cfg) == pytest.approx(0.05)
     assert lr_at(99, cfg) < 0.001
+
+
+@pytest.mark.slow
+def test_resume_after_a_real_sigkill(tiny, tmp_path):
+    """The CLI killed with SIGKILL mid-phase, then `--resume`: same weights as a run never killed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store, split = tiny
+    sets = [a for o in tiny_overrides(store.path, split, steps=30, extra=["phase.ssl.checkpoint_every=2"]) for a in ("--set", o)]
+    base = [sys.executable, "-m", "gaitreid", "train", "ssl", "--preset", "demo", *sets]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(base + ["--run-dir", str(tmp_path / "straight")], check=True, capture_output=True, env=env, timeout=300)
+    proc = subprocess.Popen(base + ["--run-dir", str(tmp_path / "killed")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while not (tmp_path / "killed" / "ssl" / "step-00000010").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    latest = ckpt.latest_checkpoint(tmp_path / "killed" / "ssl")
+    assert latest is not None and ckpt.open_checkpoint(latest).step < 30
+    subprocess.run(base + ["--run-dir", str(tmp_path / "killed"), "--resume"], check=True, capture_output=True, env=env, timeout=300)
+    a, b = _weights(tmp_path / "straight" / "ssl"), _weights(tmp_path / "killed" / "ssl")
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "ssl" / "metrics.jsonl").read_text().splitlines()
+             if "loss" in json.loads(line)]
+    assert steps == sorted(set(steps)) == list(range(1, 31))

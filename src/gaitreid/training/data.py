@@ -29,6 +29,8 @@ def prepare_store(data: DataConfig, source: str | None = None):
     from gaitreid.data.pretreat import PretreatConfig
 
     source = source or data.source
+    if not source:
+        raise DataError("no dataset given: pass --data PATH (a CASIA-B style root SUBJECT/COND/VIEW) or set data.source")
     pretreat = PretreatConfig(height=data.height, width=data.width)
     if source == "synthetic":
         from gaitreid.training.synthetic import synthetic_store

@@ -109,6 +109,22 @@ class MetricsLog:
                 if isinstance(value, (int, float)) and key not in ("step",):
                     self.tb.add_scalar(f"{record.get('phase', 'train')}/{key}", value, record.get("step", 0))
 
+    def drop_after(self, step: int) -> None:
+        """Forget records of steps after `step` (kept: earlier ones, and unreadable lines as they are)."""
+        if not self.path.is_file():
+            return
+        kept = []
+        for line in self.path.read_text().splitlines():
+            try:
+                if int(json.loads(line).get("step", 0)) > step:
+                    continue
+            except (ValueError, TypeError, AttributeError):
+                pass
+            kept.append(line)
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept))
+        tmp.replace(self.path)
+
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
@@ -266,6 +282,8 @@ def train_phase(
     net.train()
 
     metrics = MetricsLog(phase_dir / "metrics.jsonl", enabled=main)
+    if main and start_step > 0:
+        metrics.drop_after(start_step)  # a killed run logged steps that will now be redone
     pretreat = store.pretreat.to_dict()
 
     def save(prefix: str, step: int, extra: dict) -> Path | None:
