@@ -119,6 +119,9 @@ def test_embedder_is_frame_order_invariant_and_any_length(trained):
     assert embedder.embed(frames[:1]).shape == (c, p)
     long = np.concatenate([frames] * 40)  # ~500 frames
     np.testing.assert_allclose(embedder.embed(long), emb, rtol=1e-5, atol=1e-5)  # max pooling: repeats change nothing
+    embedder.max_chunk_frames = 7  # the chunked path for long sequences gives the same embedding
+    np.testing.assert_allclose(embedder.embed(long), emb, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(embedder.embed(shuffled), emb, rtol=1e-5, atol=1e-5)
 
 
 def test_embed_store_matches_one_at_a_time(trained):
@@ -139,3 +142,17 @@ def test_embedder_rejects_wrong_input(trained):
         embedder.embed(np.zeros((0, 32, 22), np.uint8))
     with pytest.raises(DataError, match="uint8"):
         embedder.embed(np.zeros((3, 32, 22), np.float32))
+
+
+@pytest.mark.parametrize("name", ["gaitset-compact", "frame-cnn"])
+def test_long_sequences_in_chunks_equal_one_pass(name):
+    from gaitreid.data.pretreat import PretreatConfig
+    from gaitreid.models import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(name=name, widths=(4, 8, 8), bins=(1,) if name == "frame-cnn" else (1, 2), embedding_dim=8, in_height=32, in_width=22)
+    embedder = Embedder(build_model(cfg), cfg, PretreatConfig(height=32, width=22), fingerprint="test")
+    frames = (np.random.default_rng(1).random((50, 32, 22)) > 0.5).astype(np.uint8) * 255
+    whole = embedder.embed(frames)
+    embedder.max_chunk_frames = 8
+    np.testing.assert_allclose(embedder.embed(frames), whole, rtol=1e-5, atol=1e-5)

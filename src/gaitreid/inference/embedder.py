@@ -55,6 +55,7 @@ class Embedder:
         self.device = torch.device(device)
         self.source = source
         self.frame_shape = (int(pretreat.height), int(pretreat.width))
+        self.max_chunk_frames = 512  # longer sequences are embedded chunk by chunk (bounded memory)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "Embedder":
@@ -106,6 +107,39 @@ class Embedder:
     def embed(self, frames: np.ndarray) -> np.ndarray:
         """One pretreated sequence uint8 [T, H, W] (any T >= 1) -> float32 [c, p]."""
         frames = self._check(frames)
+        if len(frames) > self.max_chunk_frames:
+            return self._embed_long(frames)
+        return self._forward(frames[None])[0]
+
+    @torch.inference_mode()
+    def _embed_long(self, frames: np.ndarray) -> np.ndarray:
+        """A long sequence in chunks of frames, so memory stays bounded.
+
+        Exact, because frames meet only in the temporal pooling: a max over frames (set models)
+        is the max of per-chunk maxima; a mean (the frame-level baseline) is the length-weighted
+        mean of per-chunk means.
+        """
+        from gaitreid.models import SetEncoder
+        from gaitreid.models.frame_cnn import FrameMeanEncoder
+
+        encoder = self.model.encoder
+        chunks = [frames[i : i + self.max_chunk_frames] for i in range(0, len(frames), self.max_chunk_frames)]
+
+        def tensor(chunk: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.array(chunk, dtype=np.uint8)).to(self.device).float().div_(255.0)[None]  # [1, s, h, w]
+
+        if isinstance(encoder, SetEncoder):
+            pooled = None
+            for chunk in chunks:
+                f = encoder.set_pooling(encoder.backbone(tensor(chunk).unsqueeze(2)))  # [1, c, h', w']
+                pooled = f if pooled is None else torch.maximum(pooled, f)
+            return encoder.fcs(encoder.hpp(pooled))[0].float().cpu().numpy()  # [c, p]
+        if isinstance(encoder, FrameMeanEncoder):
+            total = None
+            for chunk in chunks:
+                part = encoder.embed_frames(tensor(chunk)[0]).sum(0)  # [d]
+                total = part if total is None else total + part
+            return (total / len(frames))[:, None].float().cpu().numpy()  # [d, 1]
         return self._forward(frames[None])[0]
 
     def embed_many(self, sequences: list[np.ndarray], batch_size: int = 16) -> np.ndarray:
@@ -149,6 +183,15 @@ class Embedder:
 
             bar = tqdm(total=count, desc="embed", unit="seq", leave=False)
         for n, members in by_length.items():
+            if n > self.max_chunk_frames:
+                for j in members:
+                    emb = self.embed(np.asarray(frames_of(j)))
+                    if out is None:
+                        out = np.empty((count, *emb.shape), dtype=np.float32)
+                    out[j] = emb
+                    if bar:
+                        bar.update(1)
+                continue
             # long sequences go in smaller batches so one forward pass stays a few hundred frames
             per_batch = max(1, min(batch_size, 2048 // max(n, 1)))
             for start in range(0, len(members), per_batch):
