@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_data.py [--quick] [--json OUT] [--casia-b /tmp/casia-b]
 
 1. pkl tree: the real CASIA-B subjects (OpenGait layout) -> store at 64x44 and 32x22, with
-   1 worker process and with one per core (side by side). --quick: 8 subjects.
+   1 worker process and with one per core (side by side). --quick: 8 subjects. About 10 minutes
+   in full on 2 busy cores, 2 with --quick.
 2. PNG trees made from 3 real subjects (--quick: 1): their 64x64 frames written as PNGs
    ("cropped"), and the same frames scaled x2 and pasted at an offset into 320x240 frames
    ("raw-style", so crop and resize really work). Conversion includes the PNG decoding.
@@ -140,7 +141,7 @@ def main() -> int:
     all_subjects = sorted(p.name for p in args.casia_b.iterdir() if p.is_dir() and p.name.isdigit())
     pkl_subjects = all_subjects[:8] if args.quick else all_subjects
     png_subjects = all_subjects[:1] if args.quick else all_subjects[:3]
-    runs = 3 if args.quick else 1
+    runs = 3  # median of 3 conversions: the machine is shared, single runs vary by +-30 %
     results: dict = {"machine": info, "quick": args.quick, "conversion": [], "reads": []}
     many = default_workers()
 
@@ -163,7 +164,7 @@ def main() -> int:
         for label, root in (("PNG cropped 64x64", cropped), ("PNG raw-style 320x240", raw)):
             for workers in sorted({1, many}):
                 results["conversion"].append(
-                    measure_conversion(label, root, PretreatConfig(64, 44), workers, runs if args.quick else 1, work))
+                    measure_conversion(label, root, PretreatConfig(64, 44), workers, runs, work))
 
         print("\nstore reads:")
         results["reads"].append(measure_reads(SequenceStore.open(big_store_dir), clips=2000, runs=5))

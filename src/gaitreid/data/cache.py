@@ -20,7 +20,7 @@ import re
 import shutil
 from pathlib import Path
 
-from gaitreid.data.convert import convert_scan, source_listing_signature
+from gaitreid.data.convert import convert_scan
 from gaitreid.data.pretreat import PretreatConfig
 from gaitreid.data.scan import get_layout, scan_tree
 from gaitreid.data.store import FORMAT_VERSION, SequenceStore, StoreWriter, is_store, read_manifest
@@ -31,6 +31,27 @@ log = logging.getLogger("gaitreid.data")
 
 def default_cache_root() -> Path:
     return Path(os.environ.get("GAITREID_CACHE") or Path.home() / ".cache" / "gaitreid").expanduser()
+
+
+def source_listing_signature(root: Path) -> tuple[int, str]:
+    """(file count, hex digest) over every visible file's relative path, size and mtime."""
+    digest = hashlib.sha256()
+    count = 0
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(Path(entry.path))
+                    continue
+                stat = entry.stat()
+                rel = os.path.relpath(entry.path, root)
+                digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                count += 1
+    return count, digest.hexdigest()
 
 
 def cache_key(source: Path, signature: str, layout: str, cfg: PretreatConfig) -> str:

@@ -12,7 +12,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -164,26 +163,3 @@ def convert_scan(scan: ScanResult, cfg: PretreatConfig, writer: StoreWriter | No
         counts = ", ".join(f"{n} {kind}" for kind, n in count_kinds(summary.problems).items())
         raise DataError(f"{scan.root}: no usable sequence among {summary.sequences_found} found ({counts})")
     return summary
-
-
-def source_listing_signature(root: Path) -> tuple[int, str]:
-    """(file count, hex digest) over every visible file's relative path, size and mtime."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    count = 0
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir(follow_symlinks=True):
-                    stack.append(Path(entry.path))
-                    continue
-                stat = entry.stat()
-                rel = os.path.relpath(entry.path, root)
-                digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-                count += 1
-    return count, digest.hexdigest()
