@@ -69,9 +69,9 @@ small_ints = st.integers(-3, 3).map(float)
 
 
 @st.composite
-def query_gallery(draw):
+def query_gallery(draw, max_parts=2):
     n_q, n_g = draw(st.integers(1, 8)), draw(st.integers(1, 10))
-    c, p = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    c, p = draw(st.integers(1, 3)), draw(st.integers(1, max_parts))
     qe = draw(arrays(np.float64, (n_q, c, p), elements=small_ints))
     ge = draw(arrays(np.float64, (n_g, c, p), elements=small_ints))
     qid = draw(st.lists(st.integers(0, 3), min_size=n_q, max_size=n_q))
@@ -79,10 +79,7 @@ def query_gallery(draw):
     return qe, qid, ge, gid
 
 
-@settings(max_examples=60, deadline=None)
-@given(case=query_gallery(), chunk=st.integers(1, 5000))
-def test_map_and_cmc_equal_brute_force(case, chunk):
-    qe, qid, ge, gid = case
+def check_against_brute_force(qe, qid, ge, gid, chunk):
     aps, firsts = brute_force(qe, qid, ge, gid)
     result = reid_metrics(qe, qid, ge, gid, max_rank=12, max_chunk_bytes=chunk)
     assert result["num_queries"] == len(aps)
@@ -90,6 +87,29 @@ def test_map_and_cmc_equal_brute_force(case, chunk):
         assert result["mAP"] == pytest.approx(100 * np.mean(aps))
         expected_cmc = [100 * np.mean(np.array(firsts) <= k) for k in range(1, 13)]
         assert result["cmc"] == pytest.approx(expected_cmc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=query_gallery(max_parts=1), chunk=st.integers(1, 5000))
+def test_map_and_cmc_equal_brute_force_with_exact_ties(case, chunk):
+    # one part and small integers: distances are square roots of integers, so equal distances are
+    # exactly equal in both computations and the tie rule is tested for real
+    check_against_brute_force(*case, chunk)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.tuples(st.integers(1, 8), st.integers(1, 10), st.integers(1, 4), st.integers(1, 3)),
+    seed=st.integers(0, 2**32 - 1),
+    chunk=st.integers(1, 5000),
+)
+def test_map_and_cmc_equal_brute_force_several_parts(sizes, seed, chunk):
+    # several parts: a mean of square roots, so only tie-free (continuous) embeddings compare exactly
+    n_q, n_g, c, p = sizes
+    rng = np.random.default_rng(seed)
+    qe, ge = rng.normal(size=(n_q, c, p)), rng.normal(size=(n_g, c, p))
+    qid, gid = rng.integers(0, 3, n_q).tolist(), rng.integers(0, 3, n_g).tolist()
+    check_against_brute_force(qe, qid, ge, gid, chunk)
 
 
 @settings(max_examples=40, deadline=None)
@@ -103,7 +123,7 @@ def test_metrics_do_not_depend_on_gallery_order(case, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(case=query_gallery())
+@given(case=query_gallery(max_parts=1))
 def test_leave_one_out_equals_brute_force_with_self_excluded(case):
     _, _, ge, gid = case
     rows = list(range(len(ge)))
