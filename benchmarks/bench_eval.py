@@ -1,7 +1,7 @@
 """Evaluation speed: the CASIA-B protocol at the real test-set size, a large chunked re-id case,
 and the rank counting against a full sort.
 
-    .venv/bin/python benchmarks/bench_eval.py                 # defaults below, ~2 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_eval.py                 # defaults below, a few minutes on 2 cores
     .venv/bin/python benchmarks/bench_eval.py --quick         # smaller sizes, for a smoke run
     .venv/bin/python benchmarks/bench_eval.py --json out.json
 
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--large-queries", type=int, default=10_000)
+    parser.add_argument("--large-queries", type=int, default=5_000)
     parser.add_argument("--large-gallery", type=int, default=100_000)
     args = parser.parse_args()
     info = print_machine_info()
