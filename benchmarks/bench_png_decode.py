@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/bench_png_decode.py [--pillow-path DIR] [--json OUT]
 
+Pillow is not a dependency; to compare, put it beside the venv without installing it there:
+    .venv/bin/pip install --target /tmp/pillow-bench pillow==13.0.0
+
 Frames: real silhouettes from /tmp/casia-b when present (else synthetic ellipses), written as
 8-bit grayscale PNGs at 64x64 (cropped frames) and 320x240 (raw frames, person pasted at an
 offset). Each decoder reads the same bytes from memory (no disk); figures are the median of 5 runs.
