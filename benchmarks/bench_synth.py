@@ -2,7 +2,8 @@
 
 Generates a small labelled dataset into a temporary store (the full path: render, noise,
 pretreatment, store write) `--repeats` times per worker count and prints the median frames/s,
-plus the projected time for a demo-sized dataset.
+plus frames per CPU-second (robust when other jobs share the cores: wall time is not) and the
+projected wall time for a demo-sized dataset.
 
     .venv/bin/python benchmarks/bench_synth.py [--subjects 4] [--workers 1 2] [--json OUT]
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -21,6 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import print_machine_info  # noqa: E402
 
 from gaitreid.synth import RenderConfig, SynthConfig, write_dataset  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker pool)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> int:
@@ -43,19 +51,23 @@ def main() -> int:
           f"raw height {args.raw_height}, output {args.height}x{args.width}, format store")
     results = {}
     for workers in args.workers:
-        rates, frames = [], 0
+        rates, cpu_rates, frames = [], [], 0
         for _ in range(args.repeats):
+            cpu_start = cpu_seconds()
             with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
                 summary = write_dataset(Path(tmp) / "store", cfg, fmt="store", workers=workers)
             rates.append(summary["frames_per_s"])
+            cpu_rates.append(summary["frames"] / max(cpu_seconds() - cpu_start, 1e-9))
             frames = summary["frames"]
         median = statistics.median(rates)
+        cpu_median = statistics.median(cpu_rates)
         demo_frames = frames / args.subjects * args.demo_subjects
         results[str(workers)] = {"frames_per_s_median": median, "runs": rates, "frames": frames,
+                                 "frames_per_cpu_s_median": cpu_median,
                                  "projected_demo_seconds": demo_frames / median}
-        print(f"workers={workers}: median {median:8.0f} frames/s over {args.repeats} runs "
-              f"({', '.join(f'{r:.0f}' for r in rates)}); {args.demo_subjects} subjects would take "
-              f"~{demo_frames / median:.0f} s")
+        print(f"workers={workers}: median {median:8.0f} frames/s wall over {args.repeats} runs "
+              f"({', '.join(f'{r:.0f}' for r in rates)}), {cpu_median:.0f} frames per CPU-second; "
+              f"{args.demo_subjects} subjects ({demo_frames:.0f} frames) would take ~{demo_frames / median:.0f} s wall")
     if len(args.workers) > 1:
         base = results[str(args.workers[0])]["frames_per_s_median"]
         for w in args.workers[1:]:

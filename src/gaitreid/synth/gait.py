@@ -1,7 +1,7 @@
 """Periodic joint-angle model of walking: each angle is a smooth function of the gait phase.
 
 The templates follow textbook sagittal-plane curves of normal gait (phase 0 = right heel strike):
-the thigh swings from about 30 deg forward to 15 deg back, the knee flexes ~15 deg while
+the thigh swings from about 28 deg forward to 19 deg back, the knee flexes ~15 deg while
 loading and ~60 deg in swing, the ankle plantarflexes ~15 deg at toe-off. Arms swing opposite to
 the legs; the pelvis rotates a few degrees; the trunk leans forward a little. A subject scales
 each template, shifts it, and adds a small subject-specific wobble in the first harmonics (a
@@ -16,9 +16,10 @@ import numpy as np
 
 HARMONICS = 6  # Fourier terms kept (0 = mean); enough for the knee's double hump
 FPS = 25.0  # CASIA-B frame rate
+MAX_ARM_SWING = 40.0  # degrees either way: beyond this walking arms look like marching
 
 # (phase, degrees) keyframes of the right leg; interpolated periodically, then smoothed.
-_HIP_KEYS = [(0.0, 26), (0.10, 24), (0.30, 4), (0.50, -14), (0.60, -6), (0.75, 25), (0.88, 31)]
+_HIP_KEYS = [(0.0, 25), (0.10, 23), (0.30, 2), (0.50, -19), (0.60, -10), (0.75, 22), (0.88, 29)]
 _KNEE_KEYS = [(0.0, 4), (0.12, 17), (0.38, 4), (0.50, 10), (0.62, 40), (0.72, 62), (0.84, 35), (0.95, 5)]
 _ANKLE_KEYS = [(0.0, -1), (0.07, -6), (0.30, 6), (0.45, 10), (0.55, 0), (0.63, -17), (0.75, -2), (0.90, 1)]
 
@@ -116,7 +117,7 @@ def draw_gait(rng: np.random.Generator) -> GaitStyle:
         arm_mean=float(rng.normal(-4.0, 4.0)),
         elbow_base=float(np.clip(rng.normal(15.0, 6.0), 3.0, 35.0)),
         elbow_gain=float(np.clip(rng.normal(15.0, 6.0), 0.0, 35.0)),
-        arm_abduction=float(np.clip(rng.normal(5.0, 2.5), 1.0, 14.0)),
+        arm_abduction=float(np.clip(rng.normal(3.5, 2.0), 0.5, 10.0)),
         leg_abduction=float(np.clip(rng.normal(2.5, 1.0), 0.5, 6.0)),
         trunk_lean=float(np.clip(rng.normal(4.0, 3.0), -3.0, 12.0)),
         head_pitch=float(rng.normal(5.0, 5.0)),
@@ -125,7 +126,7 @@ def draw_gait(rng: np.random.Generator) -> GaitStyle:
         lateral_sway=float(np.clip(rng.normal(0.012, 0.004), 0.003, 0.025)),
         side_ratio=float(np.clip(rng.normal(1.0, 0.05), 0.85, 1.15)),
         side_lag=float(rng.normal(0.0, 0.012)),
-        arm_ratio=float(np.exp(np.clip(rng.normal(0.0, 0.3), -0.8, 0.8))),
+        arm_ratio=float(np.exp(np.clip(rng.normal(0.0, 0.3), -0.6, 0.6))),
         arm_abduction_asym=float(rng.normal(0.0, 3.0)),
         trunk_roll=float(rng.normal(0.0, 1.5)),
     )
@@ -173,8 +174,8 @@ def joint_angles(style: GaitStyle, phase: np.ndarray) -> JointAngles:
     # Right arm is forward when the left leg is forward (phase 0.5 for the right-leg clock).
     swing_r = -np.cos(2 * np.pi * phase)
     swing_l = -np.cos(2 * np.pi * left)
-    shoulder_r = style.arm_mean + style.arm_swing * swing_r
-    shoulder_l = style.arm_mean + style.arm_swing * style.arm_ratio * swing_l
+    shoulder_r = style.arm_mean + min(style.arm_swing, MAX_ARM_SWING) * swing_r
+    shoulder_l = style.arm_mean + min(style.arm_swing * style.arm_ratio, MAX_ARM_SWING) * swing_l
     elbow_r = style.elbow_base + style.elbow_gain * 0.5 * (1 + swing_r)
     elbow_l = style.elbow_base + style.elbow_gain * 0.5 * (1 + swing_l)
     pelvis_yaw = style.pelvis_rotation * np.cos(2 * np.pi * phase)

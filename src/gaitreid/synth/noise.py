@@ -109,7 +109,9 @@ def fray_and_hole(frames: np.ndarray, rng: np.random.Generator, level: NoiseLeve
     smooth = cv2.resize(field, (w, t * h), interpolation=cv2.INTER_LINEAR)
     keep = cv2.compare(smooth, 0.0, cv2.CMP_GT)  # 255 where the edge moves out
     cv2.bitwise_or(inner, cv2.bitwise_and(outer, keep), dst=tall)
-    cv2.medianBlur(tall, 3, dst=tall)  # round off the steps between moved-out and moved-in stretches
+    # Round off the steps between moved-out and moved-in stretches: a 3x3 majority vote (box
+    # mean > half), which equals a 3x3 median on binary images and is much faster in OpenCV.
+    cv2.threshold(cv2.blur(tall, (3, 3)), 127, 255, cv2.THRESH_BINARY, dst=tall)
     for start, stop in _runs(rng, t, level.hole_rate, (1, 6)):
         cy = int(rng.uniform(0.30, 0.75) * h)
         cx = int(w / 2 + rng.normal(0, body_px * 0.04))

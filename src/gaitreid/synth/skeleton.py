@@ -170,6 +170,9 @@ def body_primitives(body: BodyShape, sk: Skeleton, sleeve: float = 1.0) -> list[
         Capsule("neck", sk["neck_base"] - np.array([0, 0, 0.03 * H]), sk["neck_top"], 0.028 * H, 0.024 * H, False, False),
         Ellipsoid("chest", sk["chest"], ellipsoid_axes(sk.thorax, (body.chest_depth * H, body.chest_width * H, body.chest_height * H))),
         Ellipsoid("pelvis", sk["waist"], ellipsoid_axes(sk.pelvis, (body.waist_depth * H, body.waist_width * H, body.pelvis_height * H))),
+        # fills the waist where the chest and pelvis ellipsoids narrow towards each other
+        Capsule("trunk", sk["chest"], sk["waist"], body.chest_depth * H * 0.95, body.waist_depth * H * 0.95,
+                False, False),
         Capsule("shoulders", sk["shoulder_r"], sk["shoulder_l"], ar * 1.05, ar * 1.05),
     ]
     for s in ("r", "l"):
