@@ -51,10 +51,10 @@ def draw_bag(rng: np.random.Generator) -> Bag:
 
 def draw_coat(rng: np.random.Generator) -> Coat:
     return Coat(
-        widen=float(rng.uniform(1.12, 1.45)),
-        sleeve=float(rng.uniform(1.2, 1.6)),
-        hem=float(rng.uniform(0.4, 1.3)),
-        flare=float(rng.uniform(1.4, 2.2)),
+        widen=float(rng.uniform(1.1, 1.4)),
+        sleeve=float(rng.uniform(1.15, 1.5)),
+        hem=float(rng.uniform(0.35, 1.25)),
+        flare=float(rng.uniform(1.4, 2.1)),
     )
 
 

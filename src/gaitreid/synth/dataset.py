@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("store", "pkl", "png")
 # Bumped whenever the same options would give different data (part of `SynthConfig.to_dict()`,
 # so caches keyed on it are rebuilt).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 _LABELLED, _UNLABELLED, _CAMERAS = 0, 1, 2
 MANIFEST_NAME = "synth.json"
 
