@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from pathlib import Path
@@ -36,7 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing synthetic dataset at OUT")
     p.add_argument("--preview", action="store_true",
-                   help="also write OUT.preview.png (contact sheet) and OUT.preview.gif (animation)")
+                   help="also write OUT.preview.png (contact sheet) and OUT.preview.gif (animation) of "
+                        "the first labelled walkers of this seed")
     p.set_defaults(func=run)
 
 

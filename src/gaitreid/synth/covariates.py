@@ -59,7 +59,7 @@ def draw_coat(rng: np.random.Generator) -> Coat:
 
 
 def adjust_gait_for_bag(style: GaitStyle, bag: Bag | None) -> GaitStyle:
-    """Holding a bag: the arm on that side hangs straighter and swings much less."""
+    """Holding a bag: the arm on that side swings much less (the other arm keeps its swing)."""
     if bag is None or bag.kind != "hand":
         return style
     if bag.side == "r":  # `arm_swing` is the right arm's; `arm_ratio` scales the left arm by it

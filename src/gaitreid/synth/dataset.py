@@ -5,9 +5,10 @@ Unlabelled mode (for self-supervised pretraining): subjects `u00001..` (they can
 with labelled ids), each with `sequences` random (condition, view) recordings, the view angle
 drawn anywhere within +-9 degrees of the folder's nominal view.
 
-Every subject and every sequence has its own random generator, seeded from
-`SeedSequence(seed, spawn_key=(mode, subject, sequence...))`: output depends only on the seed
-and the options, never on the number of worker processes or the order work is done in.
+Every subject, walk (subject x condition), sequence (walk x view) and camera (view) has its own
+random generator, seeded from `SeedSequence(seed, spawn_key=(kind, ...numbers))`: output depends
+only on the seed and the options, never on the number of worker processes or on the order the
+work is done in; subject 7 is the same person in a 10-subject and in a 50-subject dataset.
 
 Formats:
 - `store`: pretreated `height x width` frames straight into a `SequenceStore`;
@@ -19,7 +20,6 @@ Formats:
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 from dataclasses import asdict, dataclass, field
@@ -33,7 +33,6 @@ from gaitreid.data.pretreat import PretreatConfig, pretreat_sequence
 from gaitreid.errors import ConfigError
 from gaitreid.synth.sequence import CameraRig, RenderConfig, Subject, draw_subject, render_sequence
 
-log = logging.getLogger(__name__)
 
 FORMATS = ("store", "pkl", "png")
 # Bumped whenever the same options would give different data (part of `SynthConfig.to_dict()`,

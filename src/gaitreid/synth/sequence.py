@@ -1,10 +1,10 @@
 """One walking sequence: a subject, a condition and a view -> raw binary silhouettes.
 
-Identity lives in `Subject` (body proportions + gait style, drawn once per subject). Each
-sequence redraws small variations (speed, amplitudes, starting phase, camera distance and
-height, clothing/bag, segmentation noise). As in CASIA-B, where 11 cameras film the same walk,
-a walk's own variation (speed, amplitudes, bag, coat) is shared by its views (`walk_rng`),
-while each camera's view adds its own (`view_rng`: length, path jitter, segmentation noise).
+Identity lives in `Subject` (body proportions + gait style, drawn once per subject). As in
+CASIA-B, where 11 fixed cameras film the same walk, a walk's own variation (speed, amplitudes,
+starting phase, bag, coat) is drawn once and shared by its views (`walk_rng`); each view adds
+what its camera sees differently (`view_rng`: length, path jitter, segmentation noise); and the
+camera itself (`CameraRig`: height, distance, lighting, background quality) is fixed per view.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ says how it was made (the store keeps the same in its manifest).
 from __future__ import annotations
 
 import json
-import logging
 import pickle
 import shutil
 import time
@@ -20,7 +19,6 @@ from gaitreid.data.store import StoreWriter, is_store
 from gaitreid.errors import ConfigError
 from gaitreid.synth.dataset import FORMATS, MANIFEST_NAME, SynthConfig, generate, plan_jobs
 
-log = logging.getLogger(__name__)
 
 
 def _describe(cfg: SynthConfig, fmt: str) -> dict:
