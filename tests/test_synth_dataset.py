@@ -112,3 +112,13 @@ def test_cli_writes_a_store(tmp_path):
     store = SequenceStore.open(out)
     assert len(store) == 110 and store.frame_shape == (32, 22)
     assert store.manifest["synth"]["seed"] == 0
+
+
+def test_cli_rejects_a_file_as_output_and_bad_sizes(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    assert cli_main(["synth", str(target), "--subjects", "1"]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert cli_main(["synth", str(tmp_path / "x"), "--subjects", "1", "--height", "64", "--raw-height", "100"]) == 2
+    assert "raw height" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
