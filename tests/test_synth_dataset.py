@@ -122,3 +122,11 @@ def test_cli_rejects_a_file_as_output_and_bad_sizes(tmp_path, capsys):
     assert cli_main(["synth", str(tmp_path / "x"), "--subjects", "1", "--height", "64", "--raw-height", "100"]) == 2
     assert "raw height" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_subject_does_not_depend_on_the_dataset_size():
+    small = generate(replace(TINY, subjects=1), "store")
+    large = generate(replace(TINY, subjects=3), "store")
+    for _ in range(3):
+        (key_a, a), (key_b, b) = next(small), next(large)
+        assert key_a == key_b and np.array_equal(a, b)
