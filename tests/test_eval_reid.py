@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -140,3 +141,34 @@ def test_perfect_embeddings_score_100(ids):
     result = leave_one_out_metrics(emb, ids, unmatched="skip")
     if result["num_queries"]:
         assert result["rank1"] == 100.0 and result["mAP"] == 100.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 30)),
+    seed=st.integers(0, 2**32 - 1),
+    with_ignore=st.booleans(),
+)
+def test_row_and_vectorised_ranking_agree(shape, seed, with_ignore):
+    # small integer distances: plenty of exact ties between positives and negatives
+    from gaitreid.evaluation.ranking import rank_positives
+
+    rng = np.random.default_rng(seed)
+    dist = torch.from_numpy(rng.integers(0, 5, size=shape).astype(np.float32))
+    positive = torch.from_numpy(rng.random(shape) < 0.3)
+    ignore = torch.from_numpy(rng.random(shape) < 0.2) if with_ignore else None
+    rows = rank_positives(dist, positive, ignore, method="rows")
+    vectorised = rank_positives(dist, positive, ignore, method="vectorised")
+    assert torch.equal(rows.first_rank, vectorised.first_rank)
+    assert torch.equal(rows.num_positives, vectorised.num_positives)
+    assert torch.allclose(rows.average_precision, vectorised.average_precision)
+
+
+def test_wide_gallery_takes_the_row_path_and_agrees_with_brute_force():
+    rng = np.random.default_rng(5)
+    gallery, gid = rng.normal(size=(5000, 3, 1)), rng.integers(0, 50, 5000).tolist()
+    queries, qid = rng.normal(size=(3, 3, 1)), [0, 1, 2]
+    aps, firsts = brute_force(queries, qid, gallery, gid)
+    result = reid_metrics(queries, qid, gallery, gid, max_rank=5000)
+    assert result["mAP"] == pytest.approx(100 * np.mean(aps))
+    assert result["cmc"][min(firsts) - 1] > 0 and result["cmc"][max(firsts) - 1] == 100.0

@@ -23,7 +23,7 @@ from gaitreid.errors import GaitReidError
 METRICS: tuple[str, ...] = ("euclidean", "cosine")
 
 # Budget for one chunk of work: the [b, n] distance block and the buffers derived from it.
-DEFAULT_CHUNK_BYTES = 32 * 2**20
+DEFAULT_CHUNK_BYTES = 128 * 2**20
 # Bytes per [b, n] element a consumer of a chunk may hold: distances, a work buffer, int64 ranks, masks.
 BYTES_PER_ELEMENT = 24
 
