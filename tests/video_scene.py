@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 
 
-def walker_silhouettes(seed: int = 0, frames: int = 64) -> np.ndarray:
+def walker_silhouettes(seed: int = 0, frames: int = 64, condition: str = "nm-01") -> np.ndarray:
     """[T, h, w] uint8 0/255 side-view silhouettes of one synthetic person walking in place."""
     from gaitreid.synth.dataset import SynthConfig, plan_jobs, raw_sequence
     from gaitreid.synth.sequence import RenderConfig
 
     cfg = SynthConfig(subjects=1, seed=seed, render=RenderConfig(frames=(frames, frames), noise=False))
-    job = next(j for j in plan_jobs(cfg) if j.key.condition == "nm-01" and j.key.view == "090")
+    job = next(j for j in plan_jobs(cfg) if j.key.condition == condition and j.key.view == "090")
     return np.where(raw_sequence(cfg, job) > 127, 255, 0).astype(np.uint8)
 
 
@@ -33,14 +33,15 @@ class Scene:
 
 
 def render_scene(path: Path, walkers: int = 1, frames: int = 70, size=(150, 320), seed: int = 0,
-                 person_value: int = 40, speed: float = 4.5, delay: int = 36, lead: int = 0) -> Scene:
+                 person_value: int = 40, speed: float = 4.5, delay: int = 36, lead: int = 0,
+                 condition: str = "nm-01") -> Scene:
     """Write the video; walkers enter from the left one after another (`delay` frames apart, so
     they never overlap: crossing people merge into one blob, which extract cannot separate).
     `lead` frames of walking happen before the video starts (someone in view from frame 0)."""
     rng = np.random.default_rng(seed)
     height, width = size
     texture = cv2.GaussianBlur(rng.uniform(60, 200, size=(height, width, 3)).astype(np.float32), (0, 0), 3)
-    people = [walker_silhouettes(seed + k, frames) for k in range(walkers)]
+    people = [walker_silhouettes(seed + k, frames, condition) for k in range(walkers)]
     truth: list[list] = [[] for _ in range(walkers)]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (width, height))
     assert writer.isOpened(), "MJPG/avi writer unavailable"
