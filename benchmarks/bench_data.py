@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from machine import print_machine_info  # noqa: E402
 
-from gaitreid.data.convert import default_workers  # noqa: E402
+from gaitreid.data.convert import DEFAULT_WORKERS, all_cores  # noqa: E402
 from gaitreid.data.pretreat import PretreatConfig  # noqa: E402
 from gaitreid.data.safe_pickle import load_numpy_pickle  # noqa: E402
 from gaitreid.data.store import SequenceStore, build_store  # noqa: E402
@@ -133,7 +133,7 @@ def main() -> int:
     info = print_machine_info()
     info["opencv"] = cv2.__version__
     info["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
-    print(f"opencv={cv2.__version__}, default workers={default_workers()}, "
+    print(f"opencv={cv2.__version__}, conversion workers: default {DEFAULT_WORKERS}, compared with {all_cores()}; "
           f"load average at start {info['load_average_start']} (other jobs on the machine slow every figure)")
     if not args.casia_b.is_dir():
         print(f"CASIA-B tree not found at {args.casia_b}: unpack it with ../shared/datasets/casia-b/unpack.sh")
@@ -143,7 +143,7 @@ def main() -> int:
     png_subjects = all_subjects[:1] if args.quick else all_subjects[:3]
     runs = 3  # median of 3 conversions: the machine is shared, single runs vary by +-30 %
     results: dict = {"machine": info, "quick": args.quick, "conversion": [], "reads": []}
-    many = default_workers()
+    many = all_cores()
 
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         work = Path(tmp)
@@ -154,7 +154,7 @@ def main() -> int:
                 results["conversion"].append(
                     measure_conversion(f"pkl {len(pkl_subjects)} subjects", pkl_root, cfg, workers, runs, work))
         big_store_dir = work / "store-64x44"
-        _, store = convert_once(pkl_root, PretreatConfig(64, 44), many, work / "cache")
+        _, store = convert_once(pkl_root, PretreatConfig(64, 44), DEFAULT_WORKERS, work / "cache")
         shutil.move(str(store.path), big_store_dir)
 
         start = time.perf_counter()
@@ -168,7 +168,7 @@ def main() -> int:
 
         print("\nstore reads:")
         results["reads"].append(measure_reads(SequenceStore.open(big_store_dir), clips=2000, runs=5))
-        _, small = convert_once(pkl_root, PretreatConfig(32, 22), many, work / "cache")
+        _, small = convert_once(pkl_root, PretreatConfig(32, 22), DEFAULT_WORKERS, work / "cache")
         results["reads"].append(measure_reads(small, clips=2000, runs=5))
 
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -35,7 +35,7 @@ def register(subparsers) -> None:
                                       "an existing store for the same source and parameters is reused.")
     conv.add_argument("path", type=Path, metavar="PATH", help="dataset root")
     conv.add_argument("--cache", type=Path, help="cache folder (default $GAITREID_CACHE or ~/.cache/gaitreid)")
-    conv.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    conv.add_argument("--workers", type=int, help="worker processes (default 1: on a busy 2-core machine more did not help)")
     conv.add_argument("--rebuild", action="store_true", help="convert again even when a valid cached store exists")
     conv.add_argument("--all", action="store_true", help="list every missing/unusable sequence and problem")
     _add_pretreat_options(conv)
