@@ -166,3 +166,21 @@ def test_identify_with_the_index_keeps_it_beside_the_gallery_until_the_gallery_c
     run(capsys, "gallery", "remove", "--gallery", gallery, "p3")
     code, out, _ = run(capsys, "identify", "--gallery", gallery, "--search", "index", walks[2][1])
     assert code == 0 and stamp.read_text() != first and "p3" not in out  # rebuilt for the new state
+
+
+def test_large_galleries_search_a_memory_mapped_copy_that_follows_the_gallery(world, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("gaitreid.gallery.workflow.MATRIX_CACHE_MIN_ROWS", 2)
+    gallery = tmp_path / "people.db"
+    walks = world["walks"]
+    for person in range(3):
+        assert run(capsys, "enrol", "--gallery", gallery, "--model", world["model"], "--identity", f"p{person}", *walks[person])[0] == 0
+    code, first, err = run(capsys, "identify", "--gallery", gallery, walks[1][0])
+    assert code == 0 and first.splitlines()[-1] == "answer: p1", err
+    copy = tmp_path / "people.db.embeddings.npy"
+    assert np.load(copy).shape == (6, 8, 3)
+    mtime = copy.stat().st_mtime_ns
+    code, again, _ = run(capsys, "identify", "--gallery", gallery, walks[1][0])
+    assert again == first and copy.stat().st_mtime_ns == mtime  # reused
+    assert run(capsys, "enrol", "--gallery", gallery, "--model", world["model"], "--identity", "p3", walks[3][0])[0] == 0
+    code, out, _ = run(capsys, "identify", "--gallery", gallery, walks[3][0])
+    assert out.splitlines()[-1] == "answer: p3" and np.load(copy).shape == (7, 8, 3)  # refreshed

@@ -325,14 +325,53 @@ class Gallery:
         with self._sql("counting sequences"):
             return self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
 
-    def snapshot(self) -> tuple[int, GalleryEmbeddings]:
-        """(revision, embeddings) read in one transaction, so they describe the same gallery state."""
-        with self._sql("loading embeddings"):
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """Reads inside see one state of the gallery (WAL snapshot), whatever writers do meanwhile."""
+        with self._sql("reading"):
             self._db.execute("BEGIN")
             try:
-                return self.revision(), self.load_embeddings()
+                yield
             finally:
                 self._db.execute("COMMIT")
+
+    def snapshot(self) -> tuple[int, GalleryEmbeddings]:
+        """(revision, embeddings) read in one transaction, so they describe the same gallery state."""
+        with self.read_transaction():
+            return self.revision(), self.load_embeddings()
+
+    def load_labels(self) -> GalleryEmbeddings:
+        """Identities, sequence ids and sources of every row, without the embeddings (an empty matrix)."""
+        with self._sql("loading labels"):
+            rows = self._db.execute(
+                "SELECT s.id, i.name, s.source FROM sequences s JOIN identities i ON i.id = s.identity_id ORDER BY s.id"
+            ).fetchall()
+        return GalleryEmbeddings(
+            embeddings=np.empty((0, 0, 0), dtype=np.float32),
+            identities=np.array([row[1] for row in rows], dtype=object),
+            sequence_ids=np.array([row[0] for row in rows], dtype=np.int64),
+            sources=[row[2] for row in rows],
+        )
+
+    def write_embeddings(self, path: Path) -> np.ndarray:
+        """Stream every embedding (row order of `load_labels`) into a .npy file; returns it memory-mapped.
+
+        Never holds the whole matrix in memory: large galleries search it from disk.
+        """
+        bound = self.model()
+        shape = bound.embedding_shape if bound else (0, 0)
+        size = 4 * int(np.prod(shape))
+        matrix = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(self), *shape))
+        with self._sql("copying embeddings"):
+            cursor = self._db.execute(
+                "SELECT s.source, e.data FROM sequences s JOIN embeddings e ON e.sequence_id = s.id ORDER BY s.id"
+            )
+            for i, (source, data) in enumerate(cursor):
+                if len(data) != size:
+                    raise GaitReidError(f"{self.path}: stored embedding of {source} has the wrong size")
+                matrix[i] = np.frombuffer(data, dtype=np.float32).reshape(shape)
+        matrix.flush()
+        return matrix
 
     def load_embeddings(self) -> GalleryEmbeddings:
         """All embeddings as one matrix [N, c, p] for search."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,9 @@ class ExactSearch:
 
     def __init__(self, embeddings: np.ndarray, metric: str = "euclidean"):
         self.metric = check_metric(metric)
-        self.prepared = PreparedSet(np.asarray(embeddings, dtype=np.float32), metric)
+        with warnings.catch_warnings():  # a read-only memmap is fine: PreparedSet copies it part-major
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            self.prepared = PreparedSet(np.asarray(embeddings, dtype=np.float32), metric)
 
     def nearest(self, query: np.ndarray, k: int) -> Neighbours:
         distances = self.distances(query)

@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from gaitreid.errors import GaitReidError
 from gaitreid.gallery import search as search_module
 from gaitreid.gallery.database import Gallery, GalleryEmbeddings, ModelBinding, NewSequence
@@ -111,12 +113,49 @@ def cached_index(gallery_path: str | Path, stored: GalleryEmbeddings, metric: st
     search = IndexSearch(stored.embeddings, metric)
     try:
         search.save(path)
-        tmp = stamp_path.with_name(f".{stamp_path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(stamp))
-        os.replace(tmp, stamp_path)
+        write_stamp(stamp_path, stamp)
     except (OSError, RuntimeError) as err:  # a read-only folder: search still works, unsaved
         log.warning("could not save the search index beside %s: %s", gallery_path, err)
     return search
+
+
+# Galleries at least this large keep their embeddings in a .npy beside the gallery too, searched
+# memory-mapped: reading 1e5+ blobs out of SQLite on every identify costs seconds (and 1e6 would
+# not fit in memory twice). Refreshed when the gallery's revision changes.
+MATRIX_CACHE_MIN_ROWS = 20_000
+
+
+def load_for_search(gallery: Gallery, gallery_path: str | Path) -> tuple[int, GalleryEmbeddings]:
+    """(revision, embeddings) of one consistent gallery state; large galleries come memory-mapped."""
+    with gallery.read_transaction():
+        revision = gallery.revision()
+        if len(gallery) < MATRIX_CACHE_MIN_ROWS:
+            return revision, gallery.load_embeddings()
+        labels = gallery.load_labels()
+        path = Path(f"{gallery_path}.embeddings.npy")
+        stamp_path = Path(f"{path}.json")
+        stamp = {"revision": revision, "rows": len(labels.identities)}
+        matrix = None
+        try:
+            if json.loads(stamp_path.read_text()) == stamp:
+                matrix = np.load(path, mmap_mode="r")
+                if len(matrix) != stamp["rows"]:
+                    matrix = None
+        except (OSError, ValueError):
+            matrix = None
+        if matrix is None:
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
+            gallery.write_embeddings(tmp)
+            os.replace(tmp, path)
+            write_stamp(stamp_path, stamp)
+            matrix = np.load(path, mmap_mode="r")
+    return revision, GalleryEmbeddings(matrix, labels.identities, labels.sequence_ids, labels.sources)
+
+
+def write_stamp(path: Path, stamp: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(stamp))
+    os.replace(tmp, path)
 
 
 def identify_path(gallery_path: str | Path, path: str | Path, top_k: int = 5, checkpoint: str | Path | None = None,
@@ -125,7 +164,7 @@ def identify_path(gallery_path: str | Path, path: str | Path, top_k: int = 5, ch
         embedder = embedder or gallery_embedder(gallery, checkpoint)
         gallery.check_model(embedder.fingerprint)
         threshold, metric = open_set_threshold(gallery)
-        revision, stored = gallery.snapshot()
+        revision, stored = load_for_search(gallery, gallery_path)
     if len(stored.identities) == 0:
         raise GaitReidError(f"{gallery_path}: the gallery has no sequences (enrol someone first)")
     query = embedder.embed(load_sequence(path, embedder.pretreat))
