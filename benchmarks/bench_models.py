@@ -6,12 +6,12 @@
 For each model x input size x memory format x precision:
 - training: frames/s of one step (forward, part-wise cross-entropy over 74 identities, backward,
   SGD step) on a batch of `--batch` clips of `--frames` frames (ResNet-9 uses `--resnet9-batch`:
-  it is a GPU model, a full batch takes a minute per step on 2 cores);
+  it is a GPU model, ~7 TFLOP per step for 32 clips of 30 frames at 64x44);
 - inference: sequences/s of a no-grad eval forward on the same batch;
 - model FLOPs counted with torch.utils.flop_counter.FlopCounterMode (convolutions and matmuls,
   forward + backward for training), and the achieved FLOP rate as a fraction of this machine's
   dense matmul rate, measured here with a large fp32 and a large bf16 matmul.
-Figures are medians over `--reps` timed runs after one warm-up run. The machine may be shared:
+Figures are medians over `--reps` timed runs after two warm-up runs. The machine may be shared:
 the load average before and after is printed, variants are interleaved run by run so a burst of
 outside load hits all of them alike, and process CPU time is reported beside wall time (frames
 per CPU-second barely move when other processes take the cores; cpu% shows how busy we were).
@@ -42,6 +42,7 @@ from gaitreid.models import ModelConfig, build_model  # noqa: E402
 NUM_CLASSES = 74
 PRECISIONS = ("fp32", "bf16")
 FORMATS = ("nchw", "channels_last")
+WARM_UPS = 2
 
 
 def matmul_rate(dtype: torch.dtype, size: int, reps: int) -> tuple[float, float]:
@@ -107,11 +108,13 @@ class Variant:
 
 
 def interleaved_medians(variants: dict, method: str, reps: int) -> dict[tuple, tuple[float, float]]:
-    """(median wall seconds, median process CPU seconds) per variant; one warm-up each, then
+    """(median wall seconds, median process CPU seconds) per variant; two warm-ups each (oneDNN
+    builds its kernels and the heap grows to its peak over the first two steps), then
     `reps` rounds over all variants. CPU seconds do not grow when other processes take the
     cores, so wall / CPU shows how much the figures were disturbed."""
     for v in variants.values():
-        getattr(v, method)()
+        for _ in range(WARM_UPS):
+            getattr(v, method)()
     wall: dict = {k: [] for k in variants}
     cpu: dict = {k: [] for k in variants}
     for _ in range(reps):
