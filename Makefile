@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-quick clean
+.PHONY: demo test test-all clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,6 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q --runslow
-
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
-
-bench-quick: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) runs cache
