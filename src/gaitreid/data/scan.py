@@ -118,7 +118,7 @@ def scan_tree(root: str | Path, layout: str | DatasetLayout = "casia-b") -> Scan
             if depth < 2:
                 walk(child, depth + 1, names + (child.name,))
             else:
-                source = _sequence_source(child, SequenceKey(*names, child.name), result.problems)
+                source = sequence_source(child, SequenceKey(*names, child.name), result.problems)
                 if source is not None:
                     result.sequences.append(source)
 
@@ -131,7 +131,11 @@ def scan_tree(root: str | Path, layout: str | DatasetLayout = "casia-b") -> Scan
     return result
 
 
-def _sequence_source(folder: Path, key: SequenceKey, problems: list[Problem]) -> SequenceSource | None:
+def sequence_source(folder: Path, key: SequenceKey, problems: list[Problem]) -> SequenceSource | None:
+    """The frames of one sequence folder (PNG frames or one pkl), or None with a problem recorded.
+
+    Public because a single folder given on the command line (enrol, identify) is read the same way.
+    """
     by_kind: dict[str, list[Path]] = {"png": [], "pkl": []}
     with os.scandir(folder) as entries:
         for entry in entries:

@@ -16,7 +16,7 @@ import numpy as np
 from gaitreid.data.layout import SequenceKey
 from gaitreid.data.pretreat import PretreatConfig, pretreat_sequence
 from gaitreid.data.readers import read_sequence
-from gaitreid.data.scan import SequenceSource, _sequence_source
+from gaitreid.data.scan import SequenceSource, sequence_source
 from gaitreid.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def _read_frames(path: Path) -> np.ndarray:
     """Raw frames [T, H, W] uint8 of a folder or pkl; DataError naming the path when unusable."""
     problems = []
     if path.is_dir():
-        source = _sequence_source(path, _QUERY_KEY, problems)
+        source = sequence_source(path, _QUERY_KEY, problems)
         if source is None:
             raise DataError(f"{path}: no frames here (expected *.png frames or one *.pkl)")
     elif path.suffix.lower() == ".pkl":
