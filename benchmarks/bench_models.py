@@ -21,7 +21,6 @@ per CPU-second barely move when other processes take the cores; cpu% shows how b
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import statistics
@@ -38,6 +37,7 @@ from machine import print_machine_info  # noqa: E402
 
 from gaitreid.losses import PartCrossEntropyLoss  # noqa: E402
 from gaitreid.models import ModelConfig, build_model  # noqa: E402
+from gaitreid.training.runtime import keep_freed_memory  # noqa: E402
 
 NUM_CLASSES = 74
 PRECISIONS = ("fp32", "bf16")
@@ -124,21 +124,6 @@ def interleaved_medians(variants: dict, method: str, reps: int) -> dict[tuple, t
             wall[key].append(time.perf_counter() - start_wall)
             cpu[key].append(time.process_time() - start_cpu)
     return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in variants}
-
-
-def keep_freed_memory() -> bool:
-    """Stop glibc from returning freed memory to the OS (no mmap for big blocks, no trimming).
-
-    A training step allocates and frees gigabytes of activations; by default every large block is
-    a fresh mmap whose pages fault in again on each step (seen here as ~30% of CPU time in the
-    kernel). With this the process keeps its peak memory and re-uses it. False if not glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
 
 
 def bench_model(name: str, size: tuple[int, int], batch: int, frames: int, reps: int, peak: dict) -> list[dict]:

@@ -6,6 +6,7 @@ CPU, nccl on CUDA. Rank 0 alone writes checkpoints, logs and the progress bar.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 from contextlib import nullcontext
@@ -65,6 +66,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def keep_freed_memory() -> bool:
+    """Stop glibc from returning freed memory to the OS (no mmap for big blocks, no trimming).
+
+    A training step allocates and frees gigabytes of activations; by default every large block is
+    a fresh mmap whose pages fault in again on each step (seen here as ~30% of CPU time in the
+    kernel). With this the process keeps its peak memory and re-uses it. False if not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def setup_runtime(cfg: RuntimeConfig) -> Runtime:
     """Start DDP if launched by torchrun, pick the device, set threads and seeds."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -86,6 +102,8 @@ def setup_runtime(cfg: RuntimeConfig) -> Runtime:
     elif world_size > 1 and device.type == "cpu":
         local = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+    if device.type == "cpu":
+        keep_freed_memory()  # 1.7x frames per CPU-second for the compact model (bench_models --malloc)
     seed_everything(cfg.seed + rank)
     return Runtime(
         device=device,
