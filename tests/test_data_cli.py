@@ -64,3 +64,4 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert main(["data", "convert", str(root), "--cache", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "no usable sequence among 1 found" in err and "Traceback" not in err
+    assert str(root / "001" / "nm-01" / "000") in err  # the error itself names the offending sequence

@@ -167,5 +167,9 @@ def convert_scan(scan: ScanResult, cfg: PretreatConfig, writer: StoreWriter | No
             writer.add(result.key, result.frames)
     if summary.sequences_usable == 0:
         counts = ", ".join(f"{n} {kind}" for kind, n in count_kinds(summary.problems).items())
-        raise DataError(f"{scan.root}: no usable sequence among {summary.sequences_found} found ({counts})")
+        # Name the first few offending files, so the error alone says where to look.
+        details = [str(problem) for problem in summary.problems] or [str(reason) for reason in summary.unusable]
+        more = f"; ... {len(details) - 3} more" if len(details) > 3 else ""
+        raise DataError(f"{scan.root}: no usable sequence among {summary.sequences_found} found ({counts}): "
+                        + "; ".join(details[:3]) + more)
     return summary
