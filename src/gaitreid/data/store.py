@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gaitreid.atomic import replace_directory
 from gaitreid.data.layout import SequenceKey
 from gaitreid.data.pretreat import PretreatConfig
 from gaitreid.errors import StoreError
@@ -163,7 +164,7 @@ class StoreWriter:
             json.dump(manifest, f, indent=2)
             f.flush()
             os.fsync(f.fileno())
-        _replace_dir(self._tmp, self.path)
+        replace_directory(self._tmp, self.path)
 
 
 def _index_csv(rows: list[tuple]) -> bytes:
@@ -172,18 +173,6 @@ def _index_csv(rows: list[tuple]) -> bytes:
     writer.writerow(INDEX_COLUMNS)
     writer.writerows(rows)
     return buffer.getvalue().encode()
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put directory `new` at `target`; an old `target` is moved aside first, then removed."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(target, old)
-    os.rename(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 class SequenceStore:

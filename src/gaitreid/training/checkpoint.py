@@ -34,6 +34,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from gaitreid.atomic import replace_directory
 from gaitreid.errors import CheckpointError
 
 CHECKPOINT_FORMAT = "gaitreid-checkpoint/1"
@@ -158,13 +159,7 @@ def save_checkpoint(
         json.dump(full_state, f, indent=1, sort_keys=False)
         f.flush()
         os.fsync(f.fileno())
-    if directory.exists():
-        old = directory.parent / f".{directory.name}.old-{os.getpid()}"
-        directory.rename(old)
-        tmp.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(directory)
+    replace_directory(tmp, directory)
     return directory
 
 
