@@ -9,16 +9,10 @@ full protocol report is `gaitreid.evaluation`'s job; this is the training-time s
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from gaitreid.evaluation.distances import pairwise_distances
 
 GALLERY_CONDITIONS = ("nm-01", "nm-02", "nm-03", "nm-04")
-
-
-def part_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Mean over parts of Euclidean distance: a [n, c, p], b [m, c, p] -> [n, m]."""
-    ta = torch.from_numpy(np.ascontiguousarray(a)).float().permute(2, 0, 1)  # [p, n, c]
-    tb = torch.from_numpy(np.ascontiguousarray(b)).float().permute(2, 0, 1)  # [p, m, c]
-    return torch.cdist(ta, tb).mean(0).numpy()
 
 
 def rank1_monitor(embeddings: np.ndarray, keys: list) -> dict[str, float]:
@@ -28,7 +22,7 @@ def rank1_monitor(embeddings: np.ndarray, keys: list) -> dict[str, float]:
     conditions = np.array([k.condition for k in keys])
     gallery = np.isin(conditions, GALLERY_CONDITIONS)
     if gallery.any() and (~gallery).any():
-        dist = part_distances(embeddings[~gallery], embeddings[gallery])
+        dist = pairwise_distances(embeddings[~gallery], embeddings[gallery])
         same_view = views[~gallery][:, None] == views[gallery][None, :]
         dist[same_view] = np.inf
         nearest = dist.argmin(1)
@@ -42,7 +36,7 @@ def rank1_monitor(embeddings: np.ndarray, keys: list) -> dict[str, float]:
                 out[f"val_rank1_{t}"] = 100.0 * float(hit[m].mean())
         out["val_rank1"] = float(np.mean(list(out.values()))) if out else 0.0
         return out
-    dist = part_distances(embeddings, embeddings)
+    dist = pairwise_distances(embeddings, embeddings)
     np.fill_diagonal(dist, np.inf)
     hit = subjects[dist.argmin(1)] == subjects
     return {"val_rank1": 100.0 * float(hit.mean())}
