@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all clean
+.PHONY: demo test test-all bench bench-quick clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,14 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q --runslow
 
+# Regenerate BENCHMARKS.md (speed of every stage + the accuracy table; about 1.5 hours on 2 cores).
+# Results are kept in bench-runs/: an interrupted run continues; add ARGS=--fresh to redo everything.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
+
+# The same with small sizes and step budgets (minutes), into bench-runs/quick/BENCHMARKS.md.
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick $(ARGS)
+
 clean:
-	rm -rf $(VENV) runs cache
+	rm -rf $(VENV) runs cache bench-runs

@@ -47,7 +47,8 @@ class DataConfig:
     split: str = "casia-b/dev"  # split name (gaitreid.evaluation.load_split); only its training subjects train
     # validation subjects for the rank-1 monitor and the best checkpoint:
     #   "none", "holdout" (the last `val_fraction` of the training subjects, which then do not train),
-    #   or "split-test" (the split's test subjects: for development splits such as casia-b/dev only)
+    #   or "split-test" (the split's test subjects, to watch them during development; the best checkpoint
+    #   is then chosen on test subjects, so figures from such a run are not a fair test result)
     validation: str = "none"
     val_fraction: float = 0.2
     height: int = 64  # frame size in the store and at the model input

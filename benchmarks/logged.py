@@ -1,0 +1,33 @@
+"""Running a benchmark step as a subprocess with its output kept in a log file."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_logged(argv: list[str], log_path: Path, cwd: Path = ROOT) -> float:
+    """Run `argv` with stdout and stderr in `log_path`; return its wall time in seconds.
+
+    A failure raises with the command, the exit code and the log's last lines."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(argv) + "\n")
+        log.flush()
+        code = subprocess.call(argv, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+    if code != 0:
+        tail = log_path.read_text().splitlines()[-15:]
+        raise RuntimeError(f"{' '.join(argv)} failed (exit {code}); see {log_path}:\n" + "\n".join(tail))
+    return time.time() - start
+
+
+def relative(arg: str) -> str:
+    """A path inside the repository as a relative path (for commands shown in BENCHMARKS.md)."""
+    try:
+        return str(Path(arg).resolve().relative_to(ROOT))
+    except (ValueError, OSError):
+        return arg
