@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from logged import relative, run_logged
+from logged import run_logged
 
 ACCURACY_SUITES = ("accuracy-synthetic", "accuracy-casia-b")
 PHASES = ("ssl", "supervised", "hybrid")
@@ -212,4 +212,4 @@ def _headline(metrics: dict) -> dict:
 def _display(argv: list[str]) -> str:
     """The command as a user would type it (gaitreid ... instead of the venv's python -m)."""
     words = ["gaitreid", *argv[3:]] if argv[1:3] == ["-m", "gaitreid"] else argv
-    return " ".join(relative(w) if "/" in w and "=" not in w else w for w in words)
+    return " ".join(words)

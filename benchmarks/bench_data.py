@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_data.py [--quick] [--json OUT] [--casia-b /tmp/casia-b]
 
+0. pretreatment alone: one subject's sequences in memory, cropped, resized, centred and cut.
 1. pkl tree: the real CASIA-B subjects (OpenGait layout) -> store at 64x44 and 32x22, with
    1 worker process and with one per core (side by side). --quick: 8 subjects. About 10 minutes
    in full on 2 busy cores, 2 with --quick.
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from machine import print_machine_info  # noqa: E402
 
 from gaitreid.data.convert import DEFAULT_WORKERS, all_cores  # noqa: E402
-from gaitreid.data.pretreat import PretreatConfig  # noqa: E402
+from gaitreid.data.pretreat import PretreatConfig, pretreat_sequence  # noqa: E402
 from gaitreid.data.safe_pickle import load_numpy_pickle  # noqa: E402
 from gaitreid.data.store import SequenceStore, build_store  # noqa: E402
 
@@ -122,6 +123,24 @@ def measure_reads(store: SequenceStore, clips: int, runs: int, batch: int = 16, 
             "batch_ratio_vs_1000_fps": round(batch_fps / TRAINING_FRAMES_PER_S)}
 
 
+def measure_pretreatment(root: Path, subjects: list[str], cfg: PretreatConfig, runs: int) -> dict:
+    """Pretreatment alone (crop, resize, centre, cut) on sequences already in memory, one thread."""
+    sequences = [load_numpy_pickle(p) for s in subjects for p in sorted((root / s).glob("*/*/*.pkl"))]
+    frames = sum(len(x) for x in sequences)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for raw in sequences:
+            pretreat_sequence(raw, cfg)
+        times.append(time.perf_counter() - start)
+    fps = frames / statistics.median(times)
+    h, w = sequences[0].shape[1:] if sequences else (0, 0)
+    print(f"  pretreatment only, {h}x{w} -> {cfg.height}x{cfg.width}: {fps:,.0f} frames/s "
+          f"({len(sequences)} sequences, {frames} frames in memory, 1 process, median of {runs})")
+    return {"size": f"{cfg.height}x{cfg.width}", "source_size": f"{h}x{w}", "sequences": len(sequences),
+            "frames": frames, "runs": runs, "frames_per_s": round(fps)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--casia-b", type=Path, default=Path(os.environ.get("GAITREID_CASIA_B_TREE", "/tmp/casia-b")),
@@ -142,8 +161,12 @@ def main() -> int:
     pkl_subjects = all_subjects[:8] if args.quick else all_subjects
     png_subjects = all_subjects[:1] if args.quick else all_subjects[:3]
     runs = 3  # median of 3 conversions: the machine is shared, single runs vary by +-30 %
-    results: dict = {"machine": info, "quick": args.quick, "conversion": [], "reads": []}
+    results: dict = {"machine": info, "quick": args.quick, "pretreatment": [], "conversion": [], "reads": []}
     many = all_cores()
+
+    print(f"\npretreatment only ({png_subjects[0]}):")
+    for cfg in (PretreatConfig(64, 44), PretreatConfig(32, 22)):
+        results["pretreatment"].append(measure_pretreatment(args.casia_b, png_subjects[:1], cfg, runs))
 
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         work = Path(tmp)

@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/bench_models.py [--quick] [--json OUT] [--models gaitset-compact frame-cnn]
         [--sizes 64x44 32x22] [--batch 32] [--frames 30] [--resnet9-batch 4] [--reps 3] [--malloc keep|default]
 
-For each model x input size x memory format x precision:
+Models: `preset-compact` (what the demo and casia-b-cpu presets train: gaitset-compact with widths
+16-32-64 and a 64-d embedding), then the registry defaults (gaitset-compact 32-64-128, frame-cnn,
+resnet9). For each model x input size x memory format x precision:
 - training: frames/s of one step (forward, part-wise cross-entropy over 74 identities, backward,
   SGD step) on a batch of `--batch` clips of `--frames` frames (ResNet-9 uses `--resnet9-batch`:
   it is a GPU model, ~7 TFLOP per step for 32 clips of 30 frames at 64x44);
@@ -126,9 +128,23 @@ def interleaved_medians(variants: dict, method: str, reps: int) -> dict[tuple, t
     return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in variants}
 
 
+PRESET_MODEL = "preset-compact"  # the model the demo and casia-b-cpu presets train
+
+
+def model_config(name: str, h: int, w: int) -> ModelConfig:
+    """A registry model at its default size, or `preset-compact`: the casia-b-cpu preset's model."""
+    if name == PRESET_MODEL:
+        from dataclasses import replace
+
+        from gaitreid.config import load_config
+
+        return replace(load_config(preset="casia-b-cpu").model, in_height=h, in_width=w, num_classes=NUM_CLASSES)
+    return ModelConfig(name=name, in_height=h, in_width=w, num_classes=NUM_CLASSES)
+
+
 def bench_model(name: str, size: tuple[int, int], batch: int, frames: int, reps: int, peak: dict) -> list[dict]:
     h, w = size
-    cfg = ModelConfig(name=name, in_height=h, in_width=w, num_classes=NUM_CLASSES)
+    cfg = model_config(name, h, w)
     train_flops, infer_flops = count_flops(cfg, batch, frames)
     rows = []
     variants = {(f, p): Variant(cfg, f, p, batch, frames) for f in FORMATS for p in PRECISIONS}
@@ -210,7 +226,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small batch, fewer runs, smaller matmul")
     parser.add_argument("--json", type=Path, help="also write the figures and machine info here")
-    parser.add_argument("--models", nargs="+", default=["gaitset-compact", "frame-cnn", "resnet9"])
+    parser.add_argument("--models", nargs="+", default=[PRESET_MODEL, "gaitset-compact", "frame-cnn", "resnet9"],
+                        help=f"registry names, or {PRESET_MODEL} (the presets' gaitset-compact 16-32-64, 64-d)")
     parser.add_argument("--sizes", nargs="+", default=["64x44", "32x22"])
     parser.add_argument("--batch", type=int, default=32, help="clips per batch (default 32; --quick 8)")
     parser.add_argument("--frames", type=int, default=30, help="frames per clip")

@@ -27,7 +27,18 @@ def run_logged(argv: list[str], log_path: Path, cwd: Path = ROOT) -> float:
 
 def relative(arg: str) -> str:
     """A path inside the repository as a relative path (for commands shown in BENCHMARKS.md)."""
+    if not arg.startswith("/"):
+        return arg
     try:
         return str(Path(arg).resolve().relative_to(ROOT))
     except (ValueError, OSError):
         return arg
+
+
+def display_command(command: str) -> str:
+    """A recorded command with repository paths made relative, also inside KEY=VALUE words."""
+    words = []
+    for word in command.split(" "):
+        key, sep, value = word.partition("=")
+        words.append(f"{key}={relative(value)}" if sep else relative(word))
+    return " ".join(words)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from accuracy import CHAINS, ROWS, SUITES
+from logged import display_command
 
 CONDITIONS = ("nm", "bg", "cl")
 
@@ -100,17 +101,18 @@ def summary_lines(accuracy: dict, speed: dict) -> list[str]:
         lines.append(
             f"Real CASIA-B (train 001-050, test 051-074, 2-core CPU budget): mean rank-1 {_f(rows['full']['mean'])}% "
             f"(NM {_f(rows['full']['nm'])} / BG {_f(rows['full']['bg'])} / CL {_f(rows['full']['cl'])}) for SSL -> CE -> "
-            f"CE + triplet, {_f(rows['ce']['mean'])}% for cross-entropy alone, "
+            f"CE + triplet, {_f(rows['ce-hybrid']['mean']) if rows.get('ce-hybrid') else '-'}% for the same without SSL, "
+            f"{_f(rows['ce']['mean'])}% for cross-entropy alone, "
             f"{_f(rows['gei']['mean']) if rows.get('gei') else '-'}% for GEI + nearest neighbour; {largest}."
         )
     models = speed.get("models", {}).get("rows", [])
-    compact = [r for r in models if r["model"] == "gaitset-compact" and r["input"] == "32x22" and r["format"] == "nchw"]
+    compact = [r for r in models if r["model"] == "preset-compact" and r["input"] == "32x22" and r["format"] == "nchw"]
     if compact:
         best = max(compact, key=lambda r: r["train_frames_per_s"])
         fps = {r["precision"]: r["train_frames_per_s"] for r in compact}
-        bf16 = f" ({fps['bf16'] / fps['fp32']:.1f}x fp32)" if "bf16" in fps and "fp32" in fps else ""
-        lines.append(f"Training the default CPU model (gaitset-compact, 32x22, {best['precision']}{bf16 if best['precision'] == 'bf16' else ''}) "
-                     f"runs at {best['train_frames_per_s']:,.0f} frames/s; inference {best['infer_sequences_per_s']:,.0f} "
+        bf16 = f", {fps['bf16'] / fps['fp32']:.1f}x fp32" if best["precision"] == "bf16" and "fp32" in fps else ""
+        lines.append(f"Speed on this 2-core CPU: the presets' model (gaitset-compact 16-32-64 at 32x22, {best['precision']}{bf16}) "
+                     f"trains at {best['train_frames_per_s']:,.0f} frames/s and embeds {best['infer_sequences_per_s']:,.0f} "
                      f"30-frame sequences/s.")
     return lines
 
@@ -118,10 +120,11 @@ def summary_lines(accuracy: dict, speed: dict) -> list[str]:
 def _contributions(rows: dict) -> list[str]:
     """Differences of mean rank-1 between rows that differ in one phase; the largest is named."""
     pairs = [
-        ("SSL before cross-entropy", "ssl-ce", "ce"),
-        ("the hybrid phase after SSL + CE", "full", "ssl-ce"),
-        ("SSL in the full pipeline (vs CE -> CE + triplet without it)", "full", "ce-hybrid"),
-        ("the triplet term, from scratch (CE + triplet vs CE only)", "ce-triplet", "ce"),
+        ("SSL before cross-entropy (row 3 - row 1)", "ssl-ce", "ce"),
+        ("the hybrid phase after SSL + CE (row 4 - row 3)", "full", "ssl-ce"),
+        ("the hybrid phase after CE, without SSL (ablation - row 1; twice the labelled steps)", "ce-hybrid", "ce"),
+        ("SSL in the full pipeline (row 4 - ablation)", "full", "ce-hybrid"),
+        ("the triplet term at equal steps, from scratch (row 2 - row 1)", "ce-triplet", "ce"),
     ]
     found = [(label, rows[a]["mean"] - rows[b]["mean"]) for label, a, b in pairs
              if rows.get(a) and rows.get(b) and rows[a]["mean"] is not None and rows[b]["mean"] is not None]
@@ -192,7 +195,10 @@ def _accuracy_section(accuracy: dict) -> str:
            "Rank-1 (%) under the CASIA-B protocol: gallery NM#1-4, probes NM#5-6 / BG#1-2 / CL#1-2, 11 views, "
            "the identical view excluded, each condition the mean over its 11 probe views. mAP is averaged the "
            "same way. A row's training wall time counts every phase it needs (phases shared between rows are "
-           "trained once but counted in each). Steps are per phase (SSL + CE + CE+triplet as applicable)."]
+           "trained once but counted in each). Steps are per phase (SSL + CE + CE+triplet as applicable). "
+           "Each row is one training run (seed 0); run-to-run variation was not measured, so read differences of a "
+           "point or two with care. The frame-level CNN uses its own default widths (32-64-128, 128-d embedding); "
+           "every other row uses the preset's model."]
     for name, title in (("accuracy-casia-b", "Real CASIA-B"), ("accuracy-synthetic", "Synthetic (the demo data)")):
         results = accuracy.get(name, {})
         out.append(f"### {title}")
@@ -269,7 +275,10 @@ def _models(d: dict) -> str:
         f"One optimiser step (forward, part-wise cross-entropy, backward, SGD) on a batch of clips, and a no-grad "
         f"forward for inference; medians of interleaved runs. Dense matmul rate of this machine: fp32 "
         f"{peak['fp32'][1] / 1e9:.0f}, bf16 {peak['bf16'][1] / 1e9:.0f} GFLOP per CPU-second; '% of peak' is the model's "
-        f"counted FLOP rate over the matmul rate of the same precision.",
+        f"counted FLOP rate over the matmul rate of the same precision (it can pass 100%: the reference is a "
+        f"measured 2048^3 matmul, not the CPU's theoretical peak). `preset-compact` is the model the demo and "
+        f"casia-b-cpu presets train (gaitset-compact 16-32-64, 64-d); `gaitset-compact` is the registry default "
+        f"(32-64-128, 128-d).",
         "",
         "| model | input | precision | batch | training frames/s | % of peak | inference sequences/s | % of peak | cpu busy |",
         "|---|---|---|---|---:|---:|---:|---:|---:|",
@@ -292,7 +301,14 @@ def _models(d: dict) -> str:
 
 
 def _data(d: dict) -> str:
-    lines = ["Conversion: scan + read + pretreat + write, frames read per second of wall time, median of "
+    lines = []
+    if d.get("pretreatment"):
+        lines += ["Pretreatment alone (crop to the person, resize, centre, cut; sequences already in memory, one process):", "",
+                  "| from | to | sequences | frames | frames/s |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r['source_size']} | {r['size']} | {r['sequences']} | {r['frames']:,} | {r['frames_per_s']:,} |"
+                  for r in d["pretreatment"]]
+        lines.append("")
+    lines += ["Conversion: scan + read + pretreat + write, frames read per second of wall time, median of "
              f"{d['conversion'][0]['runs'] if d.get('conversion') else '-'} runs.", "",
              "| source | output size | workers | sequences | frames | seconds | frames/s |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in d.get("conversion", []):
@@ -391,14 +407,14 @@ def _commands(accuracy: dict, speed: dict) -> str:
     for name, d in speed.items():
         stage = d.get("_stage", {})
         if stage:
-            lines.append(f"- speed/{name} ({_duration(stage.get('wall_s'))}): `{stage['command']}`")
+            lines.append(f"- speed/{name} ({_duration(stage.get('wall_s'))}): `{display_command(stage['command'])}`")
     for name, results in accuracy.items():
         for chain, phases in results.get("train", {}).items():
             for phase, t in phases.items():
-                lines.append(f"- {name}/{chain}/{phase} ({_duration(t['wall_s'])}): `{t['command']}`")
+                lines.append(f"- {name}/{chain}/{phase} ({_duration(t['wall_s'])}): `{display_command(t['command'])}`")
         for chain, phases in results.get("eval", {}).items():
             for phase, e in phases.items():
-                lines.append(f"- {name}/{chain}/eval-{phase} ({_duration(e['wall_s'])}): `{e['command']}`")
+                lines.append(f"- {name}/{chain}/eval-{phase} ({_duration(e['wall_s'])}): `{display_command(e['command'])}`")
     return "\n".join(lines)
 
 

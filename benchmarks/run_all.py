@@ -84,14 +84,15 @@ def find_casia_tree(given: Path | None, work: Path) -> Path | None:
             raise SystemExit(f"--casia-b {given}: no such folder")
         return given
     target = work.parent / "casia-b"
-    if (target / ".unpacked").is_file():
+    marker = work.parent / "casia-b.unpacked"  # written after a complete unpack, beside the tree
+    if marker.is_file():
         return target
     unpack = SHARED_CASIA_B / "unpack.sh"
     if not unpack.is_file():
         return None
     print(f"unpacking CASIA-B 001-074 from {SHARED_CASIA_B} into {target}", flush=True)
     run_logged(["bash", str(unpack), str(target), "1", "74"], work.parent / "casia-b-unpack.log")
-    (target / ".unpacked").write_text("001-074\n")
+    marker.write_text("001-074\n")
     return target
 
 
