@@ -40,6 +40,11 @@ class Chain:
     name: str
     phases: tuple[str, ...]
     overrides: tuple[str, ...] = ()
+    ssl_steps_scale: int = 1  # SSL steps = the suite's SSL steps x this
+
+    def all_overrides(self, suite_ssl_steps: int) -> list[str]:
+        scaled = [f"phase.ssl.steps={suite_ssl_steps * self.ssl_steps_scale}"] if self.ssl_steps_scale != 1 else []
+        return [*self.overrides, *scaled]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ CHAINS = (
     Chain("scratch", ("supervised", "hybrid"), ("phase.supervised.init_from=",)),
     Chain("hybrid-scratch", ("hybrid",), ("phase.hybrid.init_from=",)),
     Chain("frame-cnn", PHASES, ("model.name=frame-cnn", "model.bins=[1]", "model.widths=null", "model.embedding_dim=null")),
+    Chain("long-ssl", PHASES, ssl_steps_scale=4),
 )
 
 ROWS = (
@@ -68,6 +74,8 @@ ROWS = (
     Row("frame-cnn", "6. frame-level CNN, same three phases", "frame-cnn", "hybrid"),
     Row("gei", "7. gait energy image + nearest neighbour", "pipeline", "gei"),
     Row("ce-hybrid", "ablation: CE, then CE + triplet, no SSL (row 4 without its SSL phase)", "scratch", "hybrid"),
+    Row("long-ssl-knn", "ablation: SSL alone with 4x the SSL steps (row 5, longer)", "long-ssl", "ssl"),
+    Row("long-ssl-full", "ablation: full pipeline with 4x the SSL steps (row 4, longer SSL)", "long-ssl", "hybrid"),
 )
 
 
@@ -144,12 +152,12 @@ def run_accuracy_suite(name: str, *, quick: bool, casia_tree: Path | None, work:
     if suite.needs_casia_b:
         overrides.append(f"data.source={casia_tree}")
 
-    store_path = prepare_data(name, suite, overrides, progress, work)
+    store_path, ssl_steps = prepare_data(name, suite, overrides, progress, work)
     progress.put({"preset": suite.preset, "split": suite.split, "overrides": overrides, "quick": quick}, "suite")
 
     for chain in CHAINS:
         run_dir = work / chain.name
-        chain_overrides = [*overrides, *chain.overrides]
+        chain_overrides = [*overrides, *chain.all_overrides(ssl_steps)]
         for phase in chain.phases:
             if progress.get("train", chain.name, phase):
                 continue
@@ -181,22 +189,23 @@ def run_accuracy_suite(name: str, *, quick: bool, casia_tree: Path | None, work:
                      "eval", row.chain, phase)
 
 
-def prepare_data(name: str, suite: Suite, overrides: list[str], progress: Progress, work: Path) -> str:
-    """Build (or open the cached) store once, timed apart from training; return its path."""
+def prepare_data(name: str, suite: Suite, overrides: list[str], progress: Progress, work: Path) -> tuple[str, int]:
+    """Build (or open the cached) store once, timed apart from training; return its path and the
+    configuration's SSL steps."""
     from gaitreid.config import load_config
     from gaitreid.training.data import prepare_store
 
+    config = load_config(preset=suite.preset, overrides=overrides)
     if progress.get("data", "store") and Path(progress.get("data", "store")).is_dir():
-        return progress.get("data", "store")
+        return progress.get("data", "store"), config.phase.ssl.steps
     print(f"{name}: preparing data", flush=True)
     start = time.time()
-    config = load_config(preset=suite.preset, overrides=overrides)
     store = prepare_store(config.data)
     seconds = time.time() - start
     progress.put({"store": str(store.path), "wall_s": round(seconds, 1), "sequences": len(store),
                   "frames": int(store.num_frames), "subjects": len(store.subjects),
                   "frame_size": list(store.frame_shape)}, "data")
-    return str(store.path)
+    return str(store.path), config.phase.ssl.steps
 
 
 def _headline(metrics: dict) -> dict:

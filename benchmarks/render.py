@@ -124,6 +124,7 @@ def _contributions(rows: dict) -> list[str]:
         ("the hybrid phase after SSL + CE (row 4 - row 3)", "full", "ssl-ce"),
         ("the hybrid phase after CE, without SSL (ablation - row 1; twice the labelled steps)", "ce-hybrid", "ce"),
         ("SSL in the full pipeline (row 4 - ablation)", "full", "ce-hybrid"),
+        ("4x longer SSL in the full pipeline (long-SSL ablation - row 4)", "long-ssl-full", "full"),
         ("the triplet term at equal steps, from scratch (row 2 - row 1)", "ce-triplet", "ce"),
     ]
     found = [(label, rows[a]["mean"] - rows[b]["mean"]) for label, a, b in pairs
