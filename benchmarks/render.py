@@ -404,7 +404,14 @@ def _export(d: dict) -> str:
 
 
 def _commands(accuracy: dict, speed: dict) -> str:
-    lines = ["## Commands", "Everything above, regenerated: `make bench` (quick: `make bench-quick`). The stages it ran:", ""]
+    total = sum(d.get("_stage", {}).get("wall_s", 0) for d in speed.values())
+    for results in accuracy.values():
+        total += (results.get("data") or {}).get("wall_s", 0)
+        total += sum(t["wall_s"] for phases in results.get("train", {}).values() for t in phases.values())
+        total += sum(e["wall_s"] for phases in results.get("eval", {}).values() for e in phases.values())
+    lines = ["## Commands",
+             f"Everything above, regenerated: `make bench` (quick: `make bench-quick`). The stages it ran, "
+             f"{_duration(total)} in all:", ""]
     for name, d in speed.items():
         stage = d.get("_stage", {})
         if stage:
