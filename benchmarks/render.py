@@ -89,7 +89,8 @@ def _summary(accuracy: dict, speed: dict) -> str:
     rows = _rows(accuracy.get("accuracy-casia-b", {}))
     if not lines:
         return ""
-    return "\n".join(["## Summary", *(f"- {line}" for line in lines), *(f"  - {c}" for c in _contributions(rows)[:-1])])
+    details = [f"  - {c}" for c in _contributions(rows)[:-1]] if rows.get("full") else []
+    return "\n".join(["## Summary", f"- {lines[0]}", *details, *(f"- {line}" for line in lines[1:])])
 
 
 def summary_lines(accuracy: dict, speed: dict) -> list[str]:
