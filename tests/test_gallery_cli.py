@@ -38,11 +38,14 @@ def test_enrol_identify_list_remove(world, tmp_path, capsys):
         code, out, err = run(capsys, "enrol", "--gallery", gallery, "--model", world["model"], "--identity", f"person{person}", walks[person][0])
         assert code == 0, err
         assert f"enrolled person{person}" in out
-    # the very walk that was enrolled is nearest to its own identity at distance ~0
+    # the very walk that was enrolled is nearest to its own identity at distance ~0: float32
+    # rounding of the expanded distance form leaves ~1e-6 (CPU-dependent); the next identity of this
+    # random-weight model is ~4e-4 away
     code, out, err = run(capsys, "identify", "--gallery", gallery, "--top-k", "3", walks[1][0])
     assert code == 0, err
     lines = out.splitlines()
-    assert "not calibrated" in lines[0] and lines[1].split()[1] == "person1" and float(lines[1].split()[2]) < 1e-6
+    assert "not calibrated" in lines[0] and lines[1].split()[1] == "person1"
+    assert float(lines[1].split()[2]) < 0.02 * float(lines[2].split()[2])
     assert lines[-1] == "answer: person1" and len(lines) == 5
 
     code, out, _ = run(capsys, "gallery", "list", "--gallery", gallery)
