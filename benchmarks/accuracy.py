@@ -15,13 +15,14 @@ A row's wall time is the training time of every phase it needs (shared phases co
 row that needs them), so rows compare as if each had been trained on its own.
 
 Progress is kept in `results.json` in the suite's work folder: finished phases and evaluations
-are not redone when the suite is run again.
+are not redone when the suite is run again; a phase that was not finished starts over.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -128,6 +129,12 @@ class Progress:
             node = node.get(k) if isinstance(node, dict) else None
         return node
 
+    def drop(self, *keys: str) -> None:
+        parent = self.get(*keys[:-1])
+        if isinstance(parent, dict) and keys[-1] in parent:
+            del parent[keys[-1]]
+            self.put(parent, *keys[:-1])
+
     def put(self, value, *keys: str) -> None:
         node = self.data
         for k in keys[:-1]:
@@ -161,7 +168,13 @@ def run_accuracy_suite(name: str, *, quick: bool, casia_tree: Path | None, work:
         for phase in chain.phases:
             if progress.get("train", chain.name, phase):
                 continue
-            argv = gaitreid_command("train", phase, "--preset", suite.preset, "--run-dir", str(run_dir), "--resume",
+            # not recorded: never run, killed part-way, or --fresh. Start it over so that its wall
+            # time is the whole phase's, not the remainder after a resume.
+            shutil.rmtree(run_dir / phase, ignore_errors=True)
+            for later in chain.phases[chain.phases.index(phase):]:  # results that came from the old weights
+                progress.drop("train", chain.name, later)
+                progress.drop("eval", chain.name, later)
+            argv = gaitreid_command("train", phase, "--preset", suite.preset, "--run-dir", str(run_dir),
                                     *[a for o in chain_overrides for a in ("--set", o)])
             print(f"{name}/{chain.name}/{phase}: training", flush=True)
             log = run_dir / f"train-{phase}.log"

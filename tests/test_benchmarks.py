@@ -118,5 +118,8 @@ def test_progress_survives_a_restart(tmp_path):
     again = accuracy.Progress(tmp_path / "results.json", fresh=False)
     assert again.get("train", "pipeline", "ssl") == {"steps": 3}
     assert again.get("train", "pipeline", "hybrid") is None
+    again.drop("train", "pipeline", "ssl")
+    assert accuracy.Progress(tmp_path / "results.json", fresh=False).get("train", "pipeline") == {}
+    again.put({"steps": 3}, "train", "pipeline", "ssl")
     assert accuracy.Progress(tmp_path / "results.json", fresh=True).get("train") is None
     assert json.loads((tmp_path / "results.json").read_text())["train"]["pipeline"]["ssl"]["steps"] == 3
