@@ -131,15 +131,17 @@ class Progress:
 
     def drop(self, *keys: str) -> None:
         parent = self.get(*keys[:-1])
-        if isinstance(parent, dict) and keys[-1] in parent:
-            del parent[keys[-1]]
-            self.put(parent, *keys[:-1])
+        if isinstance(parent, dict) and parent.pop(keys[-1], None) is not None:
+            self._save()
 
     def put(self, value, *keys: str) -> None:
         node = self.data
         for k in keys[:-1]:
             node = node.setdefault(k, {})
         node[keys[-1]] = value
+        self._save()
+
+    def _save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1))
         tmp.replace(self.path)

@@ -28,6 +28,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from machine import print_machine_info  # noqa: E402
 
+from gaitreid.config import load_config  # noqa: E402
 from gaitreid.losses import PartCrossEntropyLoss  # noqa: E402
 from gaitreid.models import ModelConfig, build_model  # noqa: E402
 from gaitreid.training.runtime import keep_freed_memory  # noqa: E402
@@ -134,10 +136,6 @@ PRESET_MODEL = "preset-compact"  # the model the demo and casia-b-cpu presets tr
 def model_config(name: str, h: int, w: int) -> ModelConfig:
     """A registry model at its default size, or `preset-compact`: the casia-b-cpu preset's model."""
     if name == PRESET_MODEL:
-        from dataclasses import replace
-
-        from gaitreid.config import load_config
-
         return replace(load_config(preset="casia-b-cpu").model, in_height=h, in_width=w, num_classes=NUM_CLASSES)
     return ModelConfig(name=name, in_height=h, in_width=w, num_classes=NUM_CLASSES)
 

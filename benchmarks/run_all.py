@@ -72,7 +72,7 @@ def run_speed(quick: bool, casia_tree: Path | None, work: Path, fresh: bool) -> 
         seconds = run_logged(command, out.with_suffix(".log"))
         meta = json.loads(out.read_text())
         meta = meta if isinstance(meta, dict) else {"result": meta}
-        meta["_stage"] = {"command": " ".join(["python", *map(relative, command[1:])]), "wall_s": round(seconds, 1)}
+        meta["_stage"] = {"command": " ".join(["python", *command[1:]]), "wall_s": round(seconds, 1)}
         out.write_text(json.dumps(meta, indent=1))
         print(f"speed/{name}: {seconds:.0f} s", flush=True)
 

@@ -123,3 +123,14 @@ def test_progress_survives_a_restart(tmp_path):
     again.put({"steps": 3}, "train", "pipeline", "ssl")
     assert accuracy.Progress(tmp_path / "results.json", fresh=True).get("train") is None
     assert json.loads((tmp_path / "results.json").read_text())["train"]["pipeline"]["ssl"]["steps"] == 3
+
+
+def test_render_only_writes_the_file_from_a_work_folder(tmp_path, monkeypatch):
+    suite = tmp_path / "accuracy-synthetic"
+    suite.mkdir()
+    (suite / "results.json").write_text(json.dumps(_results()))
+    out = tmp_path / "B.md"
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--render-only", "--work", str(tmp_path), "--out", str(out)])
+    assert run_all.main() == 0
+    text = out.read_text()
+    assert text.startswith("# Benchmarks") and "| **60.0** |" in text and "### Real CASIA-B\n\nNot run." in text
