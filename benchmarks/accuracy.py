@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from logged import run_logged
+from logged import read_json, run_logged
 
 ACCURACY_SUITES = ("accuracy-synthetic", "accuracy-casia-b")
 PHASES = ("ssl", "supervised", "hybrid")
@@ -121,7 +121,7 @@ class Progress:
 
     def __init__(self, path: Path, fresh: bool):
         self.path = path
-        self.data = {} if fresh or not path.is_file() else json.loads(path.read_text())
+        self.data = {} if fresh else read_json(path)
 
     def get(self, *keys: str):
         node = self.data

@@ -1,7 +1,9 @@
-"""Running a benchmark step as a subprocess with its output kept in a log file."""
+"""The benchmark runner's plumbing: a step as a subprocess with its output in a log file, the
+results it left as JSON, and commands shown with repository-relative paths."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -42,3 +44,13 @@ def display_command(command: str) -> str:
         key, sep, value = word.partition("=")
         words.append(f"{key}={relative(value)}" if sep else relative(word))
     return " ".join(words)
+
+
+def read_json(path: Path) -> dict:
+    """A results file ({} when absent); a damaged one stops the run with its name and the way out."""
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise SystemExit(f"{path}: not valid JSON ({err}); delete it to redo that stage, or rerun with --fresh") from err

@@ -6,24 +6,23 @@ instead of a table.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from accuracy import CHAINS, ROWS, SUITES
-from logged import display_command
+from logged import display_command, read_json
 
 CONDITIONS = ("nm", "bg", "cl")
 
 
 def load_results(work: Path) -> tuple[dict, dict]:
     """(accuracy suite name -> its results.json, speed benchmark name -> its JSON) from a work folder."""
-    accuracy = {name: _load(work / name / "results.json") for name in SUITES}
+    accuracy = {name: read_json(work / name / "results.json") for name in SUITES}
     for name, results in accuracy.items():
         if results:
             modified = (work / name / "results.json").stat().st_mtime
             results["_modified"] = datetime.fromtimestamp(modified, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    speed = {p.stem: _load(p) for p in sorted((work / "speed").glob("*.json"))}
+    speed = {p.stem: read_json(p) for p in sorted((work / "speed").glob("*.json"))}
     return accuracy, speed
 
 
@@ -37,10 +36,6 @@ def render_benchmarks(accuracy: dict, speed: dict, *, mode: str, machine: dict, 
         _commands(accuracy, speed),
     ]
     return "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
-
-
-def _load(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 # --- header and summary ---------------------------------------------------------------------------------------------

@@ -134,3 +134,10 @@ def test_render_only_writes_the_file_from_a_work_folder(tmp_path, monkeypatch):
     assert run_all.main() == 0
     text = out.read_text()
     assert text.startswith("# Benchmarks") and "| **60.0** |" in text and "### Real CASIA-B\n\nNot run." in text
+
+
+def test_a_damaged_results_file_is_named(tmp_path):
+    (tmp_path / "results.json").write_text('{"train": ')
+    with pytest.raises(SystemExit, match="results.json: not valid JSON"):
+        accuracy.Progress(tmp_path / "results.json", fresh=False)
+    assert accuracy.Progress(tmp_path / "results.json", fresh=True).data == {}
