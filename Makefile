@@ -29,7 +29,8 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(ARGS)
 
-# The same with small sizes and step budgets (minutes), into bench-runs/quick/BENCHMARKS.md.
+# The same with small sizes and step budgets, into bench-runs/quick/BENCHMARKS.md: a check of the
+# machinery, not figures to quote (about 35 minutes measured on 2 shared cores, most of it evaluating).
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --quick $(ARGS)
 

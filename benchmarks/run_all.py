@@ -98,7 +98,7 @@ def find_casia_tree(given: Path | None, work: Path) -> Path | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes and step budgets (minutes, not an hour)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and step budgets: checks the machinery (about half an hour)")
     parser.add_argument("--only", nargs="+", choices=["speed", *ACCURACY_SUITES], help="run only these stages")
     parser.add_argument("--fresh", action="store_true", help="rerun stages whose results already exist")
     parser.add_argument("--casia-b", type=Path, help="an unpacked CASIA-B pkl tree (default: unpack ../shared)")
