@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -133,7 +134,7 @@ class Gallery:
         try:
             with gallery._sql("opening"):
                 connection.execute("PRAGMA foreign_keys = ON")
-                mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = _switch_to_wal(connection)
                 if str(mode).lower() != "wal":
                     raise GaitReidError(f"{path}: cannot switch the gallery to WAL mode (got {mode})")
                 gallery._ensure_schema(create)
@@ -393,3 +394,22 @@ class Gallery:
             sequence_ids=np.array([row[0] for row in rows], dtype=np.int64),
             sources=[row[2] for row in rows],
         )
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> str:
+    """Put the file in WAL mode (persistent, so usually already done) and return the mode.
+
+    Switching needs an exclusive lock and SQLite answers "database is locked" at once, without its
+    busy timeout, when another process is opening the same new file: retry until the timeout."""
+    mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while str(mode).lower() != "wal":
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        else:
+            break
+    return mode
