@@ -57,6 +57,11 @@ class Row:
     chain: str  # chain name; for the GEI baseline, the chain whose evaluation also scored GEI
     after: str  # phase whose final checkpoint is evaluated; "gei" for the baseline
 
+    @property
+    def evaluation(self) -> str:
+        """The phase whose evaluation holds this row (the GEI baseline is scored beside the final phase's)."""
+        return "hybrid" if self.after == "gei" else self.after
+
 
 CHAINS = (
     Chain("pipeline", PHASES),
@@ -190,10 +195,10 @@ def run_accuracy_suite(name: str, *, quick: bool, casia_tree: Path | None, work:
             print(f"{name}/{chain.name}/{phase}: {steps} steps, {seconds:.0f} s", flush=True)
 
     for row in ROWS:
-        phase = "hybrid" if row.after == "gei" else row.after
+        phase = row.evaluation
         if progress.get("eval", row.chain, phase):
             continue
-        with_gei = any(r.after == "gei" and r.chain == row.chain for r in ROWS) and phase == "hybrid"
+        with_gei = any(r.after == "gei" and (r.chain, r.evaluation) == (row.chain, phase) for r in ROWS)
         out_dir = work / row.chain / f"eval-{phase}"
         argv = gaitreid_command("evaluate", str(work / row.chain / phase), "--data", str(store_path),
                                 "--split", suite.split, "--out", str(out_dir), *([] if with_gei else ["--no-baseline"]))

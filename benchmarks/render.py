@@ -142,7 +142,7 @@ def _rows(results: dict) -> dict:
     train, evals = results.get("train", {}), results.get("eval", {})
     chains = {c.name: c for c in CHAINS}
     for row in ROWS:
-        phase = "hybrid" if row.after == "gei" else row.after
+        phase = row.evaluation
         found = evals.get(row.chain, {}).get(phase)
         if not found:
             continue

@@ -30,7 +30,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from accuracy import ACCURACY_SUITES, run_accuracy_suite  # noqa: E402
-from logged import relative, run_logged  # noqa: E402
+from logged import read_json, relative, run_logged  # noqa: E402
 from machine import machine_info  # noqa: E402
 from render import load_results, render_benchmarks, summary_lines  # noqa: E402
 
@@ -70,8 +70,7 @@ def run_speed(quick: bool, casia_tree: Path | None, work: Path, fresh: bool) -> 
         command = [sys.executable, str(HERE / argv[0]), *argv[1:], "--json", str(out)]
         print(f"speed/{name}: {' '.join(command[1:])}", flush=True)
         seconds = run_logged(command, out.with_suffix(".log"))
-        meta = json.loads(out.read_text())
-        meta = meta if isinstance(meta, dict) else {"result": meta}
+        meta = read_json(out)
         meta["_stage"] = {"command": " ".join(["python", *command[1:]]), "wall_s": round(seconds, 1)}
         out.write_text(json.dumps(meta, indent=1))
         print(f"speed/{name}: {seconds:.0f} s", flush=True)
